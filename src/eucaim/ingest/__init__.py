@@ -1,0 +1,1 @@
+"""eucaim-ingest: the Data Ingestion tool run by a data holder (CLI and local web app)."""
