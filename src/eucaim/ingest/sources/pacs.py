@@ -1,0 +1,426 @@
+"""Query and retrieve studies from the hospital PACS over DIMSE (C-ECHO, C-FIND, C-GET, C-MOVE).
+
+C-GET is the default route: the instances come back on our own association, so no inbound port
+or firewall rule is needed. C-MOVE sends them to a receiver (see ``receiver.py``) that the PACS
+must know by AE title, host and port. Nothing patient-identifying is logged: only the PACS
+address, operation names, statuses and counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydicom import Dataset
+from pynetdicom import AE, build_context, build_role, evt
+from pynetdicom import sop_class as sop
+from pynetdicom.association import Association
+
+from eucaim.errors import ConfigError, EucaimError, TransientError
+from eucaim.ingest.sources.query import (
+    StudyMatch,
+    StudyQuery,
+    build_find_identifier,
+    is_valid_uid,
+    matches,
+    merge_matches,
+    parse_find_reply,
+)
+from eucaim.ingest.sources.writer import InstanceWriter, OnStored
+
+logger = logging.getLogger(__name__)
+
+VERIFICATION = "1.2.840.10008.1.1"
+FIND = "1.2.840.10008.5.1.4.1.2.2.1"  # Study Root Query/Retrieve Information Model - FIND
+MOVE = "1.2.840.10008.5.1.4.1.2.2.2"  # Study Root Query/Retrieve Information Model - MOVE
+GET = "1.2.840.10008.5.1.4.1.2.2.3"  # Study Root Query/Retrieve Information Model - GET
+
+# One association may offer at most 128 presentation contexts. Each class below is offered
+# twice (uncompressed, compressed) plus the C-GET context: 1 + 2 × 46 = 93.
+RETRIEVABLE_SOP_CLASSES: tuple[str, ...] = tuple(
+    str(getattr(sop, name))
+    for name in (
+        "CTImageStorage", "EnhancedCTImageStorage", "LegacyConvertedEnhancedCTImageStorage",
+        "MRImageStorage", "EnhancedMRImageStorage", "LegacyConvertedEnhancedMRImageStorage",
+        "EnhancedMRColorImageStorage", "MRSpectroscopyStorage",
+        "ComputedRadiographyImageStorage", "DigitalXRayImageStorageForPresentation",
+        "DigitalXRayImageStorageForProcessing", "DigitalMammographyXRayImageStorageForPresentation",
+        "DigitalMammographyXRayImageStorageForProcessing", "BreastTomosynthesisImageStorage",
+        "UltrasoundImageStorage", "UltrasoundMultiFrameImageStorage", "EnhancedUSVolumeStorage",
+        "NuclearMedicineImageStorage", "PositronEmissionTomographyImageStorage",
+        "EnhancedPETImageStorage", "LegacyConvertedEnhancedPETImageStorage",
+        "SecondaryCaptureImageStorage", "MultiFrameGrayscaleByteSecondaryCaptureImageStorage",
+        "MultiFrameGrayscaleWordSecondaryCaptureImageStorage",
+        "MultiFrameTrueColorSecondaryCaptureImageStorage", "XRayAngiographicImageStorage",
+        "XRayRadiofluoroscopicImageStorage", "EnhancedXAImageStorage", "RTImageStorage",
+        "RTDoseStorage", "RTStructureSetStorage", "RTPlanStorage", "SegmentationStorage",
+        "ParametricMapStorage", "BasicTextSRStorage", "EnhancedSRStorage", "ComprehensiveSRStorage",
+        "XRayRadiationDoseSRStorage", "KeyObjectSelectionDocumentStorage",
+        "GrayscaleSoftcopyPresentationStateStorage", "SpatialRegistrationStorage",
+        "EncapsulatedPDFStorage", "VLWholeSlideMicroscopyImageStorage", "VLPhotographicImageStorage",
+        "OphthalmicPhotography8BitImageStorage", "RawDataStorage",
+    )
+)  # fmt: skip
+UNCOMPRESSED = (
+    "1.2.840.10008.1.2.1",  # Explicit VR Little Endian
+    "1.2.840.10008.1.2",  # Implicit VR Little Endian
+    "1.2.840.10008.1.2.1.99",  # Deflated Explicit VR Little Endian
+    "1.2.840.10008.1.2.2",  # Explicit VR Big Endian (retired, still sent by old modalities)
+)
+COMPRESSED = (
+    "1.2.840.10008.1.2.4.70",  # JPEG Lossless SV1
+    "1.2.840.10008.1.2.4.57",  # JPEG Lossless
+    "1.2.840.10008.1.2.4.50",  # JPEG Baseline
+    "1.2.840.10008.1.2.4.51",  # JPEG Extended
+    "1.2.840.10008.1.2.4.80",  # JPEG-LS Lossless
+    "1.2.840.10008.1.2.4.81",  # JPEG-LS Near-Lossless
+    "1.2.840.10008.1.2.4.90",  # JPEG 2000 Lossless
+    "1.2.840.10008.1.2.4.91",  # JPEG 2000
+    "1.2.840.10008.1.2.5",  # RLE Lossless
+)
+
+_PENDING = frozenset({0xFF00, 0xFF01})
+_SUCCESS, _WARNING, _CANCEL = 0x0000, 0xB000, 0xFE00
+_MOVE_DESTINATION_UNKNOWN = 0xA801
+_REJECT_REASONS = {(1, 3): "calling AE title not recognised", (1, 7): "called AE title not recognised"}
+
+
+@dataclass(frozen=True)
+class PacsConfig:
+    """Where the PACS is and who we are to it.
+
+    ``timeout`` bounds connecting, association and each C-ECHO/C-FIND reply; ``retrieve_timeout``
+    bounds the wait for the next C-GET/C-MOVE response, which on large studies can be long
+    (pynetdicom#792). ``tls`` is a client context (e.g. ``eucaim.tls.client_context()``).
+    """
+
+    host: str
+    port: int
+    called_aet: str
+    calling_aet: str
+    timeout: float = 30.0
+    retrieve_timeout: float = 600.0
+    tls: ssl.SSLContext | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("called_aet", "calling_aet"):
+            value = getattr(self, name)
+            if not 0 < len(value.strip()) <= 16 or "\\" in value:
+                raise ConfigError(f"PACS setting {name}={value!r} is not an AE title (1 to 16 characters)")
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"PACS port {self.port} is outside 1-65535")
+        if self.timeout <= 0 or self.retrieve_timeout <= 0:
+            raise ConfigError("PACS timeouts must be positive numbers of seconds")
+
+
+class PacsError(EucaimError):
+    """The PACS answered, but refused or failed the operation; retrying will not help.
+
+    ``status`` is the DIMSE status code when there is one.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class PacsUnavailable(TransientError):
+    """The PACS could not be reached, or the association broke or timed out; worth retrying."""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        if hint:
+            self.hint = hint
+
+
+@dataclass(frozen=True)
+class RetrieveResult:
+    """How a C-GET or C-MOVE ended.
+
+    ``completed``/``failed``/``warning`` are the PACS's sub-operation counts; ``received`` and
+    ``refused`` count what our side stored or refused (C-GET only; 0 for C-MOVE).
+    """
+
+    status: int
+    completed: int
+    failed: int
+    warning: int
+    received: int = 0
+    refused: int = 0
+    failed_sop_uids: tuple[str, ...] = ()
+
+    @property
+    def is_complete(self) -> bool:
+        """Whether every sub-operation succeeded (and, for C-GET, every instance was stored)."""
+        return self.status == _SUCCESS and self.failed == 0 and self.refused == 0
+
+
+def _uid_list(value: Any) -> tuple[str, ...]:
+    if not value:
+        return ()
+    items = [value] if isinstance(value, str) else list(value)
+    return tuple(str(item) for item in items)
+
+
+def _count(status: Dataset, keyword: str) -> int:
+    value = status.get(keyword)
+    try:
+        return int(value) if value not in (None, "") else 0
+    except (TypeError, ValueError):
+        return 0
+
+
+class PacsClient:
+    """A DIMSE client for one PACS. Every call opens and releases its own association."""
+
+    def __init__(self, config: PacsConfig) -> None:
+        self.config = config
+
+    @property
+    def _where(self) -> str:
+        return f"PACS {self.config.called_aet} at {self.config.host}:{self.config.port}"
+
+    def echo(self) -> float:
+        """Send a C-ECHO; return the round trip in seconds, association included.
+
+        Raises PacsUnavailable when the PACS cannot be reached and PacsError when it refuses.
+        """
+        started = time.perf_counter()
+        with self._associate([build_context(VERIFICATION)]) as assoc:
+            status = assoc.send_c_echo()
+            code = self._status_code(status, "C-ECHO")
+            if code != _SUCCESS:
+                raise PacsError(f"{self._where} answered C-ECHO with status 0x{code:04X}", status=code)
+        elapsed = time.perf_counter() - started
+        logger.info("C-ECHO to %s ok in %.3f s", self._where, elapsed)
+        return elapsed
+
+    def find_studies(self, query: StudyQuery) -> list[StudyMatch]:
+        """Return the studies matching ``query``, merged by StudyInstanceUID, in reply order.
+
+        Replies without a usable StudyInstanceUID are dropped; replies contradicting the query
+        (some PACS ignore keys they do not index) are filtered out.
+        """
+        identifier = build_find_identifier(query)
+        replies: list[StudyMatch] = []
+        dropped = 0
+        with self._associate([build_context(FIND)]) as assoc:
+            self._require_context(assoc, FIND, "C-FIND (Study Root)")
+            for status, reply in assoc.send_c_find(identifier, FIND):
+                code = self._status_code(status, "C-FIND")
+                if code in _PENDING:
+                    match = parse_find_reply(reply)
+                    if match is None or not matches(query, match):
+                        dropped += 1
+                    else:
+                        replies.append(match)
+                elif code != _SUCCESS:
+                    raise PacsError(f"{self._where} failed the C-FIND with status 0x{code:04X}", status=code)
+        studies = merge_matches(replies)
+        logger.info(
+            "C-FIND on %s: %d studies (%d replies, %d dropped)",
+            self._where,
+            len(studies),
+            len(replies),
+            dropped,
+        )
+        return studies
+
+    def get_study(
+        self, study_uid: str, dest_dir: Path, on_instance: OnStored | None = None
+    ) -> RetrieveResult:
+        """Retrieve a study by C-GET into ``dest_dir`` as ``<SOPInstanceUID>.dcm`` files.
+
+        ``on_instance(path, sop_instance_uid)`` runs after each file is on disk. Raises
+        PacsError when the PACS fails or cancels the retrieve, PacsUnavailable when the
+        association breaks or times out (files already written stay).
+        """
+        _check_uid(study_uid)
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        writer = InstanceWriter(dest_dir, on_instance)
+        contexts = [build_context(GET)]
+        for sop_class in RETRIEVABLE_SOP_CLASSES:
+            contexts.append(build_context(sop_class, list(UNCOMPRESSED)))
+            contexts.append(build_context(sop_class, list(COMPRESSED)))
+        roles = [build_role(sop_class, scp_role=True) for sop_class in RETRIEVABLE_SOP_CLASSES]
+        with self._associate(
+            contexts, roles=roles, handlers=[(evt.EVT_C_STORE, writer.handle_store)], retrieve=True
+        ) as assoc:
+            self._require_context(assoc, GET, "C-GET (Study Root)")
+            final = self._last_status(assoc.send_c_get(_retrieve_identifier(study_uid), GET), "C-GET")
+        result = self._result(final, "C-GET", received=writer.stored, refused=writer.failed)
+        return result
+
+    def move_study(self, study_uid: str, dest_aet: str) -> RetrieveResult:
+        """Ask the PACS to send a study by C-MOVE to the AE titled ``dest_aet`` (our receiver).
+
+        The PACS must have ``dest_aet`` in its modality table with our host and port.
+        """
+        _check_uid(study_uid)
+        with self._associate([build_context(MOVE)], retrieve=True) as assoc:
+            self._require_context(assoc, MOVE, "C-MOVE (Study Root)")
+            responses = assoc.send_c_move(_retrieve_identifier(study_uid), dest_aet, MOVE)
+            final = self._last_status(responses, "C-MOVE", dest_aet=dest_aet)
+        return self._result(final, "C-MOVE", dest_aet=dest_aet)
+
+    # -- association and status handling -------------------------------------------------
+
+    @contextmanager
+    def _associate(
+        self,
+        contexts: Sequence[Any],
+        *,
+        roles: Sequence[Any] = (),
+        handlers: Sequence[Any] = (),
+        retrieve: bool = False,
+    ) -> Iterator[Association]:
+        cfg = self.config
+        ae = AE(ae_title=cfg.calling_aet)
+        ae.requested_contexts = list(contexts)
+        ae.connection_timeout = cfg.timeout
+        ae.acse_timeout = cfg.timeout
+        ae.network_timeout = cfg.retrieve_timeout if retrieve else cfg.timeout
+        ae.dimse_timeout = cfg.retrieve_timeout if retrieve else cfg.timeout
+        tls_args = (cfg.tls, cfg.host) if cfg.tls is not None else None
+        assoc = ae.associate(
+            cfg.host,
+            cfg.port,
+            ae_title=cfg.called_aet,
+            ext_neg=list(roles) or None,
+            evt_handlers=list(handlers) or None,
+            tls_args=tls_args,
+        )
+        if not assoc.is_established:
+            raise self._association_error(assoc)
+        try:
+            yield assoc
+        finally:
+            if assoc.is_established:
+                assoc.release()
+
+    def _association_error(self, assoc: Association) -> EucaimError:
+        cfg = self.config
+        primitive = assoc.acceptor.primitive
+        if assoc.is_rejected and primitive is not None:
+            result, source, reason = primitive.result, primitive.result_source, primitive.diagnostic
+            why = _REJECT_REASONS.get((source or 0, reason or 0), str(primitive.reason_str))
+            hint = (
+                f"check that AE title {cfg.calling_aet} is registered on the PACS and that its AE "
+                f"title is {cfg.called_aet}"
+            )
+            if result == 0x02:
+                return PacsUnavailable(f"{self._where} refused the association for now: {why}", hint=hint)
+            return PacsError(f"{self._where} refused the association: {why}", hint=hint)
+        return PacsUnavailable(
+            f"cannot associate with {self._where}: {self._probe()}",
+            hint="check the host, port and called AE title, that the PACS is running and that no "
+            "firewall blocks the port",
+        )
+
+    def _probe(self) -> str:
+        """Say why a TCP connection fails, since pynetdicom reports only that association failed."""
+        try:
+            with socket.create_connection((self.config.host, self.config.port), timeout=self.config.timeout):
+                return "the connection opened but the association was aborted (TLS or protocol mismatch?)"
+        except OSError as exc:
+            return exc.strerror or type(exc).__name__
+
+    def _require_context(self, assoc: Association, abstract_syntax: str, what: str) -> None:
+        if not any(cx.abstract_syntax == abstract_syntax for cx in assoc.accepted_contexts):
+            raise PacsError(
+                f"{self._where} does not accept {what}",
+                hint="ask the PACS administrator to enable it for our AE title, or use the other "
+                "retrieve method (C-GET or C-MOVE)",
+            )
+
+    def _status_code(self, status: Dataset, operation: str) -> int:
+        # An empty status means the association was aborted or a DIMSE timeout expired.
+        if not status or "Status" not in status:
+            raise PacsUnavailable(
+                f"{self._where} closed the association or stopped answering during {operation}",
+                hint=f"check that AE title {self.config.calling_aet} is allowed to query and retrieve "
+                "on the PACS; for large studies raise the retrieve timeout",
+            )
+        return int(status.Status)
+
+    def _last_status(self, responses: Iterator[Any], operation: str, dest_aet: str | None = None) -> Dataset:
+        final: Dataset | None = None
+        for status, _identifier in responses:
+            code = self._status_code(status, operation)
+            if code == _MOVE_DESTINATION_UNKNOWN and dest_aet is not None:
+                raise PacsError(
+                    f"{self._where} does not know the C-MOVE destination {dest_aet}",
+                    status=code,
+                    hint=f"register AE title {dest_aet} with this machine's address and the receiver's "
+                    "port in the PACS's modality table",
+                )
+            if code not in _PENDING:
+                final = status
+        if final is None:
+            raise PacsUnavailable(f"{self._where} ended {operation} without a final status")
+        return final
+
+    def _result(
+        self,
+        final: Dataset,
+        operation: str,
+        *,
+        received: int = 0,
+        refused: int = 0,
+        dest_aet: str | None = None,
+    ) -> RetrieveResult:
+        code = int(final.Status)
+        result = RetrieveResult(
+            status=code,
+            completed=_count(final, "NumberOfCompletedSuboperations"),
+            failed=_count(final, "NumberOfFailedSuboperations"),
+            warning=_count(final, "NumberOfWarningSuboperations"),
+            received=received,
+            refused=refused,
+            failed_sop_uids=_uid_list(final.get("FailedSOPInstanceUIDList")),
+        )
+        logger.info(
+            "%s from %s: status 0x%04X, %d completed, %d failed, %d warning, %d received, %d refused",
+            operation, self._where, code, result.completed, result.failed, result.warning, received, refused,
+        )  # fmt: skip
+        if code not in (_SUCCESS, _WARNING):
+            what = "was cancelled" if code == _CANCEL else f"failed with status 0x{code:04X}"
+            if result.completed:
+                hint = "the files already received are kept; retry the study later"
+            elif dest_aet is not None:
+                # Orthanc and others answer 0xC000, not 0xA801, for an unknown destination.
+                hint = (
+                    f"check that the study exists on the PACS and that the PACS knows the destination "
+                    f"AE title {dest_aet} with this machine's address and the receiver's port"
+                )
+            else:
+                hint = "check that the study exists on the PACS (find it first)"
+            raise PacsError(
+                f"{operation} from {self._where} {what} after {result.completed} of "
+                f"{result.completed + result.failed + result.warning} instances",
+                status=code,
+                hint=hint,
+            )
+        return result
+
+
+def _check_uid(study_uid: str) -> None:
+    if not is_valid_uid(study_uid):
+        raise ConfigError(
+            "the study UID to retrieve is not a DICOM UID",
+            hint="a UID is digits separated by dots, at most 64 characters",
+        )
+
+
+def _retrieve_identifier(study_uid: str) -> Dataset:
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "STUDY"
+    ds.StudyInstanceUID = study_uid
+    return ds
