@@ -1,0 +1,137 @@
+"""Read a hospital CSV export: detect its encoding and delimiter, and say what was detected."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from pathlib import Path
+
+import charset_normalizer
+
+from eucaim.clinical.issues import Issue, Severity
+from eucaim.clinical.table import SourceInfo, SourceRow, Table
+from eucaim.errors import ClinicalDataError
+
+DELIMITERS = (";", ",", "\t", "|")
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
+# Single-byte exports from European hospital systems are nearly always Windows-1252; the detector
+# is only trusted for scripts that Windows-1252 cannot hold at all (it guesses Central European
+# code pages for short Spanish or German files, which would turn ñ into ń).
+_NON_LATIN_LANGUAGES = frozenset(
+    {"Greek", "Russian", "Bulgarian", "Ukrainian", "Serbian", "Macedonian", "Belarusian", "Hebrew", "Arabic"}
+)
+
+
+def decode(data: bytes, encoding: str | None = None) -> tuple[str, str, list[str]]:
+    """Return ``(text, encoding used, notes)``; an explicit ``encoding`` skips detection."""
+    notes: list[str] = []
+    if encoding:
+        try:
+            return data.decode(encoding), encoding, notes
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise ClinicalDataError(
+                f"cannot decode the file as {encoding}: {exc}",
+                hint="remove the encoding setting to let it be detected, or name the right one",
+            ) from exc
+    for bom, name, label in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(name), name, notes
+            except UnicodeDecodeError:
+                notes.append(f"the file starts with a {label} byte-order mark but its text is not {label}")
+                data = data[len(bom) :]
+                break
+    try:
+        return data.decode("utf-8"), "utf-8", notes
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data).best()
+    if best is not None and best.language in _NON_LATIN_LANGUAGES:
+        return str(best), best.encoding, notes
+    try:
+        text, used = data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        text, used = data.decode("latin-1"), "latin-1"
+    notes.append(
+        f"not UTF-8: read as {used} (Western European); set encoding in the mapping if letters look wrong"
+    )
+    return text, used, notes
+
+
+def detect_delimiter(text: str) -> str:
+    """Pick the delimiter that splits the header into most columns and the first rows consistently."""
+    sample = text.splitlines()[:20]
+    best, best_score = ",", (0, 0)
+    for delimiter in DELIMITERS:
+        widths = [len(r) for r in csv.reader(sample, delimiter=delimiter) if r]
+        if not widths or widths[0] < 2:
+            continue
+        consistent = sum(1 for w in widths if w == widths[0])
+        score = (consistent, widths[0])
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def parse_csv(
+    text: str, *, name: str, encoding: str, delimiter: str | None = None, notes: list[str] | None = None
+) -> Table:
+    """Parse decoded CSV text; blank lines are skipped but keep their row numbers."""
+    used = delimiter or detect_delimiter(text)
+    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=used))
+    if not records or not any(c.strip() for c in records[0]):
+        raise ClinicalDataError(f"{name} has no header row", hint="the first row must name the columns")
+    header = [c.strip() for c in records[0]]
+    problems: list[Issue] = []
+    columns: list[str] = []
+    for index, title in enumerate(header, start=1):
+        label = title or f"column {index}"
+        if label in columns:
+            problems.append(
+                Issue(
+                    "duplicate-column",
+                    f"column {label!r} appears twice in the header",
+                    "rename or remove one of them",
+                    row=1,
+                    column=label,
+                )
+            )
+            label = f"{label} ({index})"
+        columns.append(label)
+    rows: list[SourceRow] = []
+    for number, record in enumerate(records[1:], start=2):
+        if not any(c.strip() for c in record):
+            continue
+        if len(record) > len(columns) and any(c.strip() for c in record[len(columns) :]):
+            problems.append(
+                Issue(
+                    "extra-cells",
+                    f"row has {len(record)} cells but the header has {len(columns)}",
+                    f"check for an unquoted {used!r} inside a value, or add a column name",
+                    row=number,
+                )
+            )
+        rows.append(SourceRow(number, dict(zip(columns, record, strict=False))))
+    info = SourceInfo(name=name, format="csv", encoding=encoding, delimiter=used, notes=tuple(notes or ()))
+    problems += [
+        Issue("encoding", n, "check accented letters in the report", severity=Severity.WARNING)
+        for n in info.notes
+    ]
+    return Table(source=info, columns=tuple(columns), rows=tuple(rows), problems=tuple(problems))
+
+
+def read_csv(path: Path, *, encoding: str | None = None, delimiter: str | None = None) -> Table:
+    """Read a CSV file, detecting encoding (BOM, UTF-8, Windows-1252, ...) and delimiter."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ClinicalDataError(f"cannot read {path}: {exc.strerror}") from exc
+    text, used, notes = decode(data, encoding)
+    return parse_csv(text, name=path.name, encoding=used, delimiter=delimiter, notes=notes)
