@@ -50,9 +50,13 @@ class ProfileError(ConfigError):
 class InvalidDicomError(EucaimError):
     """A file is not usable DICOM: not DICOM at all, truncated, or missing required attributes."""
 
-    def __init__(self, message: str, *, path: Path | None = None, hint: str = "") -> None:
+    def __init__(
+        self, message: str, *, path: Path | None = None, reason: str = "invalid_dicom", hint: str = ""
+    ) -> None:
         super().__init__(message, hint=hint)
         self.path = path
+        # A short machine-readable cause: not_dicom, truncated, unreadable, empty, missing_attribute...
+        self.reason = reason
 
 
 class DeidentificationError(EucaimError):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 from eucaim.errors import EucaimError
-from eucaim.ingest.cli.app import app, err_console
 
 # Importing a command module registers its command(s) on ``app``; keep one import per module.
 from eucaim.ingest.cli import (  # noqa: F401  (registration)
@@ -16,6 +15,7 @@ from eucaim.ingest.cli import (  # noqa: F401  (registration)
     scan,
     status,
 )
+from eucaim.ingest.cli.app import app, err_console
 
 __all__ = ["app", "main"]
 

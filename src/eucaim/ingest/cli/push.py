@@ -1,0 +1,81 @@
+"""`eucaim-ingest push`: de-identify, upload and verify everything indexed; rerun to continue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from eucaim.ingest.cli.app import WorkspaceOption, app, console, err_console, resolve_workspace_path
+from eucaim.ingest.cli.progress import PipelineProgress
+from eucaim.ingest.cli.scan import run_scan
+from eucaim.ingest.pipeline.report import PushSummary
+from eucaim.ingest.pipeline.runner import options_from, push
+from eucaim.ingest.targets import build_target
+from eucaim.ingest.workspace import Workspace
+
+
+def run_push(ws: Workspace) -> PushSummary:
+    target = build_target(ws)
+    try:
+        with PipelineProgress(console) as progress:
+            summary = push(ws, target, options_from(ws), on_event=progress.handle)
+    finally:
+        target.close()
+    print_push_summary(summary)
+    return summary
+
+
+def print_push_summary(summary: PushSummary) -> None:
+    if summary.nothing_to_do and summary.ok:
+        console.print(
+            f"nothing to do: all {summary.counts.get('verified', 0)} instances are already "
+            "verified on the node"
+        )
+    table = Table(title="Transfer summary", show_header=True)
+    table.add_column("")
+    table.add_column("patients", justify="right")
+    table.add_column("studies", justify="right")
+    table.add_column("series", justify="right")
+    table.add_column("instances", justify="right")
+    table.add_column("MB", justify="right")
+    t, v = summary.totals, summary.verified_totals
+    for label, d in (("indexed", t), ("verified on node", v)):
+        table.add_row(
+            label,
+            str(d.get("patients", 0)),
+            str(d.get("studies", 0)),
+            str(d.get("series", 0)),
+            str(d.get("instances", 0)),
+            f"{d.get('bytes', 0) / 1e6:.1f}",
+        )
+    console.print(table)
+    console.print(
+        f"this run: {summary.deidentified} de-identified, {summary.sent} sent, "
+        f"{summary.verified_now + summary.already_on_node} verified "
+        f"({summary.already_on_node} were already on the node), "
+        f"{summary.quarantined_now + summary.refused} quarantined"
+    )
+    if summary.scan_problems:
+        console.print(f"{summary.scan_problems} files found by scan are not DICOM or are damaged")
+    console.print(f"report: {summary.report_json}")
+    if not summary.ok:
+        err_console.print(f"[bold red]incomplete:[/] {summary.why_not_ok()}")
+        if summary.counts.get("quarantined"):
+            err_console.print("see the report for each quarantined instance and its reason")
+
+
+@app.command("push")
+def push_command(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Folders to scan first (optional)")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """De-identify, upload and verify; running it again continues and never duplicates."""
+    with Workspace.open(resolve_workspace_path(workspace)) as ws:
+        if paths:
+            run_scan(ws, paths)
+        summary = run_push(ws)
+    if not summary.ok:
+        raise typer.Exit(1)

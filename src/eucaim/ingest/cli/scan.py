@@ -1,0 +1,63 @@
+"""`eucaim-ingest scan`: index source folders into the workspace and report unusable files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from eucaim.ingest.cli.app import WorkspaceOption, app, console, resolve_workspace_path
+from eucaim.ingest.scanner import ScanSummary, scan_paths
+from eucaim.ingest.workspace import Workspace
+
+
+def run_scan(ws: Workspace, paths: list[Path]) -> ScanSummary:
+    """Scan with a live counter, then print what was found."""
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as progress:
+        task = progress.add_task("scanning", total=None)
+        counter = {"n": 0}
+
+        def on_file(_: Path, __: str) -> None:
+            counter["n"] += 1
+            progress.update(task, description=f"scanning: {counter['n']} files")
+
+        summary = scan_paths(ws.state, paths, on_file=on_file)
+    print_scan_summary(summary)
+    return summary
+
+
+def print_scan_summary(summary: ScanSummary) -> None:
+    console.print(
+        f"scanned {summary.files} files: [green]{summary.new} new[/], {summary.unchanged} unchanged, "
+        f"{summary.updated} changed, {summary.duplicates} duplicate copies, "
+        f"[{'red' if summary.problems else 'green'}]{len(summary.problems)} not usable[/]"
+    )
+    if summary.problems:
+        table = Table(title="Files that will not be sent", show_lines=False)
+        table.add_column("file")
+        table.add_column("reason")
+        table.add_column("detail")
+        for path, reason, detail in summary.problems[:50]:
+            table.add_row(path, reason, detail)
+        console.print(table)
+        if len(summary.problems) > 50:
+            console.print(f"... and {len(summary.problems) - 50} more (see `eucaim-ingest status`)")
+
+
+@app.command()
+def scan(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to index")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Index DICOM files below PATHS; unusable files are listed with the reason."""
+    with Workspace.open(resolve_workspace_path(workspace)) as ws:
+        run_scan(ws, paths)
+        totals = ws.state.totals()
+        console.print(
+            f"workspace holds {totals['patients']} patients, {totals['studies']} studies, "
+            f"{totals['series']} series, {totals['instances']} instances "
+            f"({totals['bytes'] / 1e6:.1f} MB)"
+        )

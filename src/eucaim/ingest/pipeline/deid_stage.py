@@ -1,0 +1,154 @@
+"""De-identification stage: a process pool turns pending instances into outbox files.
+
+Workers are separate processes (de-identification is CPU-bound); each builds its Deidentifier
+once from the profile name and the secret. The main process alone writes to the state DB, one
+transaction per finished instance, so a kill at any moment loses at most work in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from eucaim.deid.engine import Deidentifier
+from eucaim.deid.files import FileOutcome, deidentify_file
+from eucaim.deid.profile import load_profile
+from eucaim.errors import DeidentificationError, InvalidDicomError
+from eucaim.ingest.pipeline.events import Advanced, EventHandler, Notice, Stage, StageFinished, StageStarted
+from eucaim.ingest.state.db import DeidRecord, InstanceRow
+from eucaim.ingest.state.states import InstanceState, QuarantineReason
+from eucaim.ingest.workspace import Workspace
+
+logger = logging.getLogger(__name__)
+
+_worker_deidentifier: Deidentifier | None = None
+
+
+def _init_worker(profile_name: str, secret: bytes, pseudonym_format: str) -> None:
+    global _worker_deidentifier
+    _worker_deidentifier = Deidentifier(load_profile(profile_name), secret, pseudonym_format=pseudonym_format)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    reason: str
+    detail: str
+
+
+def _work(src: str, dst: str, size: int, mtime_ns: int) -> FileOutcome | _Failure:
+    assert _worker_deidentifier is not None
+    try:
+        st = os.stat(src)
+    except OSError:
+        return _Failure(QuarantineReason.SOURCE_MISSING, "the source file is gone; scan again")
+    if st.st_size != size or st.st_mtime_ns != mtime_ns:
+        return _Failure(QuarantineReason.SOURCE_CHANGED, "the source file changed since the scan; scan again")
+    try:
+        return deidentify_file(Path(src), Path(dst), _worker_deidentifier)
+    except InvalidDicomError as exc:
+        return _Failure(QuarantineReason.INVALID_DICOM, f"{exc.reason}: {exc}")
+    except DeidentificationError as exc:
+        return _Failure(exc.reason or QuarantineReason.DEID_FAILED, str(exc))
+
+
+@dataclass
+class DeidStats:
+    done: int = 0
+    quarantined: int = 0
+
+
+def run_deidentify(
+    ws: Workspace, rows: list[InstanceRow], *, workers: int, on_event: EventHandler
+) -> DeidStats:
+    """De-identify ``rows`` (pending instances) into the outbox."""
+    stats = DeidStats()
+    on_event(StageStarted(Stage.DEIDENTIFY, len(rows), sum(r.size for r in rows)))
+    if not rows:
+        on_event(StageFinished(Stage.DEIDENTIFY))
+        return stats
+    known = _known_pseudonyms(ws)
+    cfg = ws.config.deid
+    audit_path = ws.audit_dir / "deid-audit.jsonl"
+    with (
+        ProcessPoolExecutor(
+            max_workers=max(1, min(workers, len(rows))),
+            initializer=_init_worker,
+            initargs=(cfg.profile, ws.secret, cfg.pseudonym_format),
+        ) as pool,
+        open(audit_path, "a", encoding="utf-8") as audit,
+    ):
+        for row, result in _bounded_map(pool, rows, ws.outbox, window=4 * workers):
+            if isinstance(result, _Failure):
+                ws.state.mark_quarantined(row.id, result.reason, result.detail)
+                stats.quarantined += 1
+                on_event(Notice(f"quarantined {Path(row.path).name}: {result.reason}"))
+            elif known.setdefault(result.pseudonym, row.patient_id) != row.patient_id:
+                Path(_outbox_path(ws.outbox, row)).unlink(missing_ok=True)
+                ws.state.mark_quarantined(
+                    row.id,
+                    "pseudonym_collision",
+                    "two patients map to the same pseudonym; change the pseudonym format",
+                )
+                stats.quarantined += 1
+            else:
+                audit.write(json.dumps(result.audit, sort_keys=True) + "\n")
+                ws.state.mark_deidentified(
+                    row.id,
+                    DeidRecord(
+                        pseudonym=result.pseudonym,
+                        day_offset=result.day_offset,
+                        out_path=_outbox_path(ws.outbox, row),
+                        out_sop_uid=result.sop_instance_uid,
+                        out_study_uid=result.study_instance_uid,
+                        out_series_uid=result.series_instance_uid,
+                        out_size=result.size,
+                        out_sha256=result.sha256,
+                    ),
+                )
+                stats.done += 1
+            on_event(Advanced(Stage.DEIDENTIFY, 1, row.size))
+    on_event(StageFinished(Stage.DEIDENTIFY))
+    return stats
+
+
+def _outbox_path(outbox: Path, row: InstanceRow) -> str:
+    return str(outbox / f"{row.id}.dcm")
+
+
+def _known_pseudonyms(ws: Workspace) -> dict[str, str]:
+    known: dict[str, str] = {}
+    for row in ws.state.instances([InstanceState.DEIDENTIFIED, InstanceState.SENT, InstanceState.VERIFIED]):
+        if row.pseudonym:
+            known[row.pseudonym] = row.patient_id
+    return known
+
+
+def _bounded_map(
+    pool: ProcessPoolExecutor, rows: list[InstanceRow], outbox: Path, *, window: int
+) -> Iterator[tuple[InstanceRow, FileOutcome | _Failure]]:
+    """Yield results as they finish, never holding more than ``window`` tasks in flight."""
+    queue = iter(rows)
+    in_flight: dict[Future[FileOutcome | _Failure], InstanceRow] = {}
+
+    def submit_next() -> bool:
+        row = next(queue, None)
+        if row is None:
+            return False
+        future = pool.submit(_work, row.path, _outbox_path(outbox, row), row.size, row.mtime_ns)
+        in_flight[future] = row
+        return True
+
+    for _ in range(window):
+        if not submit_next():
+            break
+    while in_flight:
+        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        for future in done:
+            row = in_flight.pop(future)
+            yield row, future.result()
+            submit_next()

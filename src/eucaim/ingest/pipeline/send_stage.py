@@ -1,0 +1,169 @@
+"""Send and verify stages: STOW batches through a target, then settle every instance by QIDO."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eucaim.errors import AuthenticationError, TransientError, UploadError
+from eucaim.ingest.pipeline.batching import plan_batches
+from eucaim.ingest.pipeline.events import Advanced, EventHandler, Notice, Stage, StageFinished, StageStarted
+from eucaim.ingest.state.db import InstanceRow, StateDB
+from eucaim.ingest.state.states import InstanceState, QuarantineReason
+from eucaim.ingest.upload.base import OutgoingInstance, PayloadTooLarge, SendResult, Target
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SendStats:
+    sent: int = 0
+    refused: int = 0
+    unsettled: int = 0
+    errors: list[str] = field(default_factory=list)
+    fatal: Exception | None = None
+
+
+def outgoing(row: InstanceRow) -> OutgoingInstance:
+    assert row.out_path and row.out_sop_uid and row.out_study_uid and row.out_series_uid
+    return OutgoingInstance(
+        instance_id=row.id,
+        path=Path(row.out_path),
+        size=row.out_size or 0,
+        sop_instance_uid=row.out_sop_uid,
+        study_instance_uid=row.out_study_uid,
+        series_instance_uid=row.out_series_uid,
+    )
+
+
+def _send_splitting(
+    target: Target, study_uid: str, batch: list[OutgoingInstance]
+) -> list[tuple[list[OutgoingInstance], SendResult | str]]:
+    """Send a batch; on 413 split it in halves until it fits. Returns (items, result or reason)."""
+    try:
+        return [(batch, target.send(study_uid, batch))]
+    except PayloadTooLarge:
+        if len(batch) == 1:
+            return [(batch, "larger than the node accepts in one request (413)")]
+        half = len(batch) // 2
+        return _send_splitting(target, study_uid, batch[:half]) + _send_splitting(
+            target, study_uid, batch[half:]
+        )
+
+
+def run_send(
+    state: StateDB,
+    target: Target,
+    rows: Sequence[InstanceRow],
+    *,
+    batch_bytes: int,
+    concurrency: int,
+    on_event: EventHandler,
+) -> SendStats:
+    """Send de-identified ``rows``; settle each instance from the target's answer."""
+    stats = SendStats()
+    items = [outgoing(r) for r in rows]
+    on_event(StageStarted(Stage.SEND, len(items), sum(i.size for i in items)))
+    batches = plan_batches(items, max_bytes=batch_bytes)
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        futures = {
+            pool.submit(_send_splitting, target, study_uid, batch): batch for study_uid, batch in batches
+        }
+        for future in as_completed(futures):
+            batch = futures[future]
+            try:
+                outcomes = future.result()
+            except (AuthenticationError, UploadError) as exc:
+                if isinstance(exc, AuthenticationError) or exc.status_code in (403, 404):
+                    # Nothing else will succeed; stop queueing, keep what was settled.
+                    stats.fatal = stats.fatal or exc
+                    for f in futures:
+                        f.cancel()
+                state.record_attempt_error([i.instance_id for i in batch], str(exc))
+                stats.errors.append(str(exc))
+                stats.unsettled += len(batch)
+                on_event(Advanced(Stage.SEND, len(batch), sum(i.size for i in batch)))
+                continue
+            except TransientError as exc:
+                state.record_attempt_error([i.instance_id for i in batch], str(exc))
+                stats.errors.append(str(exc))
+                stats.unsettled += len(batch)
+                on_event(Notice(f"a batch of {len(batch)} instances could not be sent: {exc}"))
+                on_event(Advanced(Stage.SEND, len(batch), sum(i.size for i in batch)))
+                continue
+            for part, result in outcomes:
+                _settle(state, part, result, stats, on_event)
+                on_event(Advanced(Stage.SEND, len(part), sum(i.size for i in part)))
+    on_event(StageFinished(Stage.SEND))
+    return stats
+
+
+def _settle(
+    state: StateDB,
+    part: list[OutgoingInstance],
+    result: SendResult | str,
+    stats: SendStats,
+    on_event: EventHandler,
+) -> None:
+    if isinstance(result, str):
+        for item in part:
+            state.mark_quarantined(item.instance_id, QuarantineReason.REFUSED_BY_NODE, result)
+        stats.refused += len(part)
+        return
+    stored = [i.instance_id for i in part if i.sop_instance_uid in result.stored]
+    state.mark_many(stored, InstanceState.SENT)
+    stats.sent += len(stored)
+    for item in part:
+        reason = result.failed.get(item.sop_instance_uid)
+        if reason is not None:
+            state.mark_quarantined(item.instance_id, QuarantineReason.REFUSED_BY_NODE, reason)
+            stats.refused += 1
+            on_event(Notice(f"the node refused an instance: {reason}"))
+        elif item.sop_instance_uid not in result.stored:
+            # Not mentioned either way: verification decides.
+            stats.unsettled += 1
+
+
+@dataclass
+class VerifyStats:
+    verified: int = 0
+    missing: int = 0
+
+
+def run_verify(
+    state: StateDB,
+    target: Target,
+    rows: Sequence[InstanceRow],
+    *,
+    on_event: EventHandler,
+    stage: Stage = Stage.VERIFY,
+) -> VerifyStats:
+    """Ask the target which of ``rows`` it holds (one QIDO per series) and settle them.
+
+    Present instances become ``verified``. Absent ones that the node had acknowledged (``sent``)
+    go back to ``deidentified`` so they are sent again; absent ``deidentified`` ones stay as they are.
+    """
+    stats = VerifyStats()
+    by_series: dict[tuple[str, str], list[InstanceRow]] = defaultdict(list)
+    for row in rows:
+        if row.out_study_uid and row.out_series_uid:
+            by_series[(row.out_study_uid, row.out_series_uid)].append(row)
+    on_event(StageStarted(stage, len(rows), sum(r.out_size or 0 for r in rows)))
+    for (study_uid, series_uid), members in by_series.items():
+        present = target.list_instances(study_uid, series_uid)
+        found = [r.id for r in members if r.out_sop_uid in present]
+        state.mark_many(found, InstanceState.VERIFIED)
+        stats.verified += len(found)
+        lost = [r.id for r in members if r.out_sop_uid not in present and r.state is InstanceState.SENT]
+        if lost:
+            state.mark_many(lost, InstanceState.DEIDENTIFIED)
+            state.record_attempt_error(lost, "acknowledged by the node but missing from its listing")
+            stats.missing += len(lost)
+            on_event(Notice(f"{len(lost)} acknowledged instances are missing on the node; resending"))
+        on_event(Advanced(stage, len(members), sum(r.out_size or 0 for r in members)))
+    on_event(StageFinished(stage))
+    return stats

@@ -1,0 +1,1 @@
+"""The workspace's state database: one row per instance, one transaction per transition."""

@@ -1,0 +1,1 @@
+"""Targets that receive de-identified instances: a DICOMweb node (ours or any PACS), XNAT, memory."""
