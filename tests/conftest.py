@@ -8,6 +8,12 @@ import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+# Fixtures for the real parts the tests use (each module's docstring says how).
+pytest_plugins = [
+    "tests.support.orthanc",
+    "tests.support.postgres",
+]
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
