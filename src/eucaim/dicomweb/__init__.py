@@ -1,0 +1,1 @@
+"""DICOMweb pieces both programs share: multipart bodies, media types, STOW responses, statuses."""

@@ -1,0 +1,1 @@
+"""Alembic migration scripts of the node's database (run through eucaim.node.migration)."""

@@ -1,0 +1,23 @@
+"""Alembic environment: migrate through the engine that eucaim.node.migration hands over."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Engine
+
+from eucaim.node.models import Base
+
+engine = context.config.attributes.get("engine")
+if not isinstance(engine, Engine):
+    raise RuntimeError("run migrations through eucaim.node.migration.upgrade_database(engine)")
+
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        # SQLite cannot ALTER most things; batch mode rebuilds tables when a later migration needs it.
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

@@ -1,0 +1,58 @@
+"""The node's settings, read once at the entry point from arguments and ``EUCAIM_NODE_*`` variables.
+
+==================  ===========================  ==============================================
+setting             environment variable         meaning (default)
+==================  ===========================  ==============================================
+data_dir            EUCAIM_NODE_DATA             folder for the SQLite DB, image store and temp
+                                                 files (``./eucaim-node-data``)
+database_url        EUCAIM_NODE_DATABASE_URL     SQLAlchemy URL (``sqlite:///<data>/node.db``);
+                                                 PostgreSQL: ``postgresql+psycopg://…``
+store_dir           EUCAIM_NODE_STORE_DIR        filesystem image store (``<data>/store``)
+public_url          EUCAIM_NODE_PUBLIC_URL       base URL put in RetrieveURLs, when the node sits
+                                                 behind a proxy (taken from each request)
+token_ttl_days      EUCAIM_NODE_TOKEN_TTL_DAYS   lifetime of new API tokens in days (365)
+==================  ===========================  ==============================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Validated configuration of one node process."""
+
+    model_config = SettingsConfigDict(env_prefix="EUCAIM_NODE_", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(
+        default=Path("eucaim-node-data"), validation_alias=AliasChoices("data_dir", "EUCAIM_NODE_DATA")
+    )
+    database_url: str | None = None
+    store_dir: Path | None = None
+    public_url: str | None = None
+    token_ttl_days: int = Field(default=365, ge=1)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """Return the database URL, defaulting to the SQLite file in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'node.db').resolve()}"
+
+    @property
+    def resolved_store_dir(self) -> Path:
+        """Return the filesystem image store's folder."""
+        return self.store_dir if self.store_dir is not None else self.data_dir / "store"
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Return the folder for request spools; inside the data folder so renames stay atomic."""
+        return self.data_dir / "tmp"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Return True when the database is the embedded SQLite file (or any SQLite URL)."""
+        return self.resolved_database_url.startswith("sqlite")

@@ -1,0 +1,88 @@
+"""The filesystem image store: one file per instance under a root folder, written atomically."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import BinaryIO
+
+from eucaim.errors import NotFound, TransientError
+
+logger = logging.getLogger(__name__)
+
+
+class FilesystemStore:
+    """Store objects as files under ``root``; keys are relative paths."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()) or ".." in Path(key).parts:
+            raise ValueError(f"store key {key!r} leaves the store folder")
+        return path
+
+    def put_file(self, key: str, source: Path) -> None:
+        """Move ``source`` into place: fsync the bytes, rename over the target, fsync the folder."""
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+        try:
+            try:
+                os.link(source, staging)
+            except OSError:
+                # Another filesystem (or no hard links): copy, so the rename below stays atomic.
+                shutil.copyfile(source, staging)
+            with staging.open("rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(staging, target)
+        except BaseException:
+            staging.unlink(missing_ok=True)
+            raise
+        _fsync_dir(target.parent)
+        source.unlink(missing_ok=True)
+        logger.debug("stored object %s", key)
+
+    def open(self, key: str) -> BinaryIO:
+        """Open the object for reading."""
+        try:
+            return self._path(key).open("rb")
+        except FileNotFoundError:
+            raise NotFound(f"object {key} is missing from the image store") from None
+
+    def exists(self, key: str) -> bool:
+        """Return True when the object's file exists."""
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        """Remove the object's file."""
+        self._path(key).unlink(missing_ok=True)
+
+    def size(self, key: str) -> int:
+        """Return the object's size."""
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            raise NotFound(f"object {key} is missing from the image store") from None
+
+    def check(self) -> None:
+        """Write and remove a probe file, so a read-only or full disk shows up as unhealthy."""
+        probe = self.root / f".health-{uuid.uuid4().hex}"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as exc:
+            raise TransientError(f"image store {self.root} is not writable: {exc.strerror}") from exc
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
