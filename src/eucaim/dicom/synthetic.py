@@ -82,7 +82,7 @@ def generate_cohort(
     people = make_patients(rng, patients)
     plans = tuple(study for person in people for study in plan_studies(rng, seed, person, slices))
     root = out_dir / "dicom"
-    files = [path for path in _write_studies(root, plans, seed, image_size)]
+    files = list(_write_studies(root, plans, image_size))
     clinical_csv = out_dir / "clinical.csv"
     _write_clinical_csv(clinical_csv, people)
     logger.info("wrote synthetic cohort: %d patients, %d files", len(people), len(files))
@@ -107,11 +107,11 @@ def generate_ct_corpus(out_dir: Path, n: int, *, size: int = 512, seed: int = 0)
         raise ValueError(f"n must be at least 1, got {n}")
     rng = random.Random(seed)
     written: list[Path] = []
-    per_patient = 300
-    people = make_patients(rng, -(-n // per_patient))
+    # Every CT study has at least two series of 100 slices, so this many patients always suffice.
+    people = make_patients(rng, -(-n // 200))
     for person in people:
         ct = plan_studies(rng, seed, person, (100, 100))[0]
-        for path in _write_studies(out_dir, (ct,), seed, size, misc=False):
+        for path in _write_studies(out_dir, (ct,), size, misc=False):
             written.append(path)
             if len(written) == n:
                 return tuple(written)
@@ -119,13 +119,14 @@ def generate_ct_corpus(out_dir: Path, n: int, *, size: int = 512, seed: int = 0)
 
 
 def _write_studies(
-    root: Path, plans: tuple[StudyPlan, ...], seed: int, size: int, *, misc: bool = True
+    root: Path, plans: tuple[StudyPlan, ...], size: int, *, misc: bool = True
 ) -> Iterator[Path]:
     misc_count = 0
-    for ordinal, study in enumerate(plans):
+    for study in plans:
         for series in study.series:
             count = len(series.instance_uids)
-            pixel_rng = np.random.default_rng([seed, ordinal, series.number])
+            # The series UID already depends on seed, patient and series: distinct noise everywhere.
+            pixel_rng = np.random.default_rng(int(series.uid.rsplit(".", 1)[1]))
             for index in range(count):
                 pixels = make_pixels(pixel_rng, size, index, count, study.modality)
                 ds = build_instance(study, series, index, pixels)
