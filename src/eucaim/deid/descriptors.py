@@ -1,0 +1,106 @@
+"""Clean Descriptors: scrub free-text descriptions of identifying values and ID/date patterns.
+
+A description such as ``"CT THORAX DOE JOHN 12345678 03/05/2019"`` keeps its clinical meaning
+(``"CT THORAX"``) once the dataset's own names, IDs and dates, and anything shaped like an ID or
+a date, are taken out. Pure: the identifying values are passed in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import pydicom
+
+# Attributes whose values identify the patient, staff or site; their values (and name parts) are
+# scrubbed from every cleaned description of the same dataset.
+IDENTIFYING_KEYWORDS = (
+    "PatientName",
+    "PatientID",
+    "OtherPatientIDs",
+    "OtherPatientNames",
+    "PatientBirthName",
+    "PatientMotherBirthName",
+    "PatientBirthDate",
+    "PatientAddress",
+    "PatientTelephoneNumbers",
+    "ReferringPhysicianName",
+    "PerformingPhysicianName",
+    "NameOfPhysiciansReadingStudy",
+    "OperatorsName",
+    "RequestingPhysician",
+    "AccessionNumber",
+    "StudyID",
+    "InstitutionName",
+    "InstitutionAddress",
+    "InstitutionalDepartmentName",
+    "StationName",
+    "StudyDate",
+    "SeriesDate",
+    "AcquisitionDate",
+    "ContentDate",
+)
+_MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec"
+_PATTERNS = (
+    re.compile(r"\b\d{4}[-./]\d{1,2}[-./]\d{1,2}\b"),  # 2019-05-03, 2019.05.03
+    re.compile(r"\b\d{1,2}[-./]\d{1,2}[-./]\d{2,4}\b"),  # 03/05/2019, 3.5.19
+    re.compile(rf"\b\d{{1,2}}\s*(?:{_MONTHS})[a-z]*\.?\s*\d{{2,4}}\b", re.IGNORECASE),  # 3 May 2019
+    re.compile(rf"\b(?:{_MONTHS})[a-z]*\.?\s+\d{{1,2}},?\s+\d{{4}}\b", re.IGNORECASE),  # May 3, 2019
+    re.compile(r"\b[A-Za-z]{0,4}\d{5,}[A-Za-z]{0,4}\b"),  # MRN-like runs of five or more digits
+    re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"),  # e-mail addresses
+)
+_MIN_NAME_PART = 3  # shorter name parts ("LI", "MR") match too many clinical words
+
+
+def _texts(value: object) -> Iterable[str]:
+    if value is None:
+        return
+    if isinstance(value, list | tuple | pydicom.multival.MultiValue):
+        for v in value:
+            yield from _texts(v)
+        return
+    text = str(value).strip()
+    if text:
+        yield text
+
+
+def _variants(text: str) -> Iterable[str]:
+    yield text
+    parts = [p for p in re.split(r"[\^=,\s]+", text) if len(p) >= _MIN_NAME_PART]
+    yield from parts
+    if re.fullmatch(r"\d{8}", text):  # a DA value: also its common spellings
+        y, m, d = text[:4], text[4:6], text[6:]
+        yield from (f"{d}/{m}/{y}", f"{m}/{d}/{y}", f"{d}.{m}.{y}", f"{d}-{m}-{y}", f"{y}-{m}-{d}")
+
+
+def collect_identifiers(ds: pydicom.Dataset) -> frozenset[str]:
+    """The identifying strings of ``ds`` (top level) that cleaned descriptions must not contain."""
+    found: set[str] = set()
+    for keyword in IDENTIFYING_KEYWORDS:
+        elem = ds.get(keyword)
+        if elem is None:
+            continue
+        value = elem.value if isinstance(elem, pydicom.DataElement) else elem
+        for text in _texts(value):
+            found.update(v.strip() for v in _variants(text) if v.strip())
+    return frozenset(found)
+
+
+class Scrubber:
+    """Removes a fixed set of identifying values and the generic ID/date patterns from text."""
+
+    def __init__(self, identifiers: Iterable[str]) -> None:
+        words = sorted({w for w in identifiers if w}, key=len, reverse=True)
+        self._values = (
+            re.compile("|".join(rf"(?<![\w]){re.escape(w)}(?![\w])" for w in words), re.IGNORECASE)
+            if words
+            else None
+        )
+
+    def scrub(self, text: str) -> str:
+        """``text`` without identifying values and patterns, whitespace collapsed."""
+        if self._values is not None:
+            text = self._values.sub(" ", text)
+        for pattern in _PATTERNS:
+            text = pattern.sub(" ", text)
+        return re.sub(r"\s+", " ", text).strip(" -_,;:/")

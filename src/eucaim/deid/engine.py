@@ -1,0 +1,334 @@
+"""The de-identification engine: applies a profile's rules to one pydicom.Dataset, in place.
+
+Every element at every depth gets exactly one action (see ``rules.RuleSet``); UIDs map through
+the keyed ``derive_uid`` so references between instances survive; dates move by the patient's
+keyed day offset; private blocks go unless a safe list keeps them. The output declares itself
+(PatientIdentityRemoved, DeidentificationMethod, DeidentificationMethodCodeSequence) and is a
+pure function of (profile, secret, input), so re-runs produce identical bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+
+import pydicom
+from pydicom.datadict import dictionary_keyword, dictionary_VR
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import FileMetaDataset
+from pydicom.multival import MultiValue
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
+
+from eucaim.deid.actions import Action, dummy_value
+from eucaim.deid.dates import shift_da, shift_dt
+from eucaim.deid.descriptors import Scrubber, collect_identifiers
+from eucaim.deid.profile import BASIC_PROFILE_CODE, OPTIONS, Profile
+from eucaim.deid.pseudonym import (
+    DEFAULT_PSEUDONYM_FORMAT,
+    derive_day_offset,
+    derive_patient_pseudonym,
+    derive_uid,
+)
+from eucaim.deid.rules import EXEMPT_UID_TAGS, RuleSet
+from eucaim.errors import DeidentificationError
+
+logger = logging.getLogger(__name__)
+
+WELL_KNOWN_UID_PREFIX = "1.2.840.10008."
+IMPLEMENTATION_VERSION = "EUCAIM_DEID_1"
+_SCRUBBED_VRS = frozenset({"LO", "SH", "CS"})
+_LONG_TEXT_VRS = frozenset({"LT", "ST", "UT", "UC", "PN"})
+_TAG_PATIENT_ID = 0x00100020
+_TAG_PATIENT_NAME = 0x00100010
+
+
+@dataclass(frozen=True)
+class DeidOutcome:
+    """A de-identified dataset and what the pipeline records about it (the audit holds no values)."""
+
+    dataset: pydicom.Dataset
+    original_patient_id: str
+    pseudonym: str
+    day_offset: int
+    audit: dict[str, object]
+    warnings: tuple[str, ...]
+
+
+@dataclass
+class _Run:
+    """Per-instance state while one dataset is walked."""
+
+    pseudonym: str
+    days: int
+    scrubber: Scrubber | None
+    actions: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _name(tag: int) -> str:
+    try:
+        keyword = dictionary_keyword(tag)
+    except KeyError:
+        keyword = ""
+    return keyword or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+def _vr_of(raw: DataElement | RawDataElement, tag: int) -> str:
+    if raw.VR:
+        return str(raw.VR)
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return "UN"
+
+
+def _values(value: object) -> list[object]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, MultiValue | list | tuple):
+        return list(value)
+    return [value]
+
+
+def _set(elem: DataElement, values: list[str]) -> None:
+    elem.value = values[0] if len(values) == 1 else (values or None)
+
+
+class Deidentifier:
+    """Applies one profile with one site secret. Build one per process; it is picklable."""
+
+    def __init__(
+        self, profile: Profile, secret: bytes, *, pseudonym_format: str = DEFAULT_PSEUDONYM_FORMAT
+    ) -> None:
+        derive_patient_pseudonym(secret, "format-check", fmt=pseudonym_format)  # fail early
+        self.profile = profile
+        self.rules = RuleSet(profile)
+        self._secret = secret
+        self._format = pseudonym_format
+        self._cleans = any(a is Action.CLEAN for _, a in profile.overrides) or any(
+            o in profile.options for o in ("clean-descriptors", "clean-structured-content", "clean-graphics")
+        )
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"Deidentifier(profile={self.profile.name!r} {self.profile.version})"
+
+    def deidentify(self, ds: pydicom.Dataset) -> DeidOutcome:
+        """De-identify ``ds`` in place and return it with the outcome.
+
+        ``ds`` is consumed: after an error it is half-cleaned and must be discarded.
+
+        Raises:
+            DeidentificationError: the instance cannot be de-identified safely (``reason`` says
+                why); the caller quarantines it.
+        """
+        original_id, warnings_ = self._patient_key(ds)
+        pseudonym = derive_patient_pseudonym(self._secret, original_id, fmt=self._format)
+        days = derive_day_offset(self._secret, original_id)
+        scrubber = Scrubber(collect_identifiers(ds)) if self._cleans else None
+        run = _Run(pseudonym=pseudonym, days=days, scrubber=scrubber, warnings=warnings_)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                self._clean(ds, (), "", run)
+            except DeidentificationError:
+                raise
+            except Exception as exc:  # a value pydicom cannot parse: fail closed, never pass it on
+                raise DeidentificationError(
+                    f"cannot de-identify: {type(exc).__name__} while cleaning elements",
+                    reason="malformed_element",
+                ) from None
+        if caught:
+            # pydicom's messages can quote values; count them instead of repeating them.
+            run.warnings.append(f"{len(caught)} invalid value(s) reported by the DICOM parser")
+        self._declare(ds, run)
+        self._rebuild_file_meta(ds)
+        audit: dict[str, object] = {
+            "profile": {
+                "name": self.profile.name,
+                "version": self.profile.version,
+                "sha256": self.profile.sha256,
+            },
+            "options": list(self.profile.options),
+            "sop_instance_uid": str(ds.get("SOPInstanceUID", "")),
+            "actions": dict(sorted(run.actions.items())),
+            "warnings": list(run.warnings),
+        }
+        logger.debug("de-identified instance for %s: %d actions", pseudonym, len(run.actions))
+        return DeidOutcome(ds, original_id, pseudonym, days, audit, tuple(run.warnings))
+
+    def _patient_key(self, ds: pydicom.Dataset) -> tuple[str, list[str]]:
+        patient_id = str(ds.get("PatientID", "") or "").strip()
+        if patient_id:
+            return patient_id, []
+        study = str(ds.get("StudyInstanceUID", "") or "").strip()
+        if not study:
+            raise DeidentificationError(
+                "instance has neither PatientID nor StudyInstanceUID; no stable pseudonym can be derived",
+                reason="missing_patient_id",
+                tag="(0010,0020)",
+            )
+        # One pseudonym per study keeps the study together without inventing a patient link.
+        return f"study:{study}", ["PatientID empty: pseudonym and date offset derived from the study"]
+
+    def _clean(self, ds: pydicom.Dataset, path: tuple[int, ...], prefix: str, run: _Run) -> None:
+        private: list[int] = []
+        for key in list(ds.keys()):
+            tag = int(key)
+            if (tag >> 16) & 1:
+                private.append(tag)
+                continue
+            raw = ds.get_item(tag)
+            vr = _vr_of(raw, tag)
+            action = self.rules.decide(tag, vr, path)
+            name = prefix + _name(tag)
+            run.actions[name] = action.value
+            if action is Action.REMOVE:
+                del ds[tag]
+            else:
+                self._apply(ds, ds[tag], action, (*path, tag), name, run)
+        if private:
+            self._clean_private(ds, private, path, prefix, run)
+
+    def _clean_private(
+        self, ds: pydicom.Dataset, tags: list[int], path: tuple[int, ...], prefix: str, run: _Run
+    ) -> None:
+        kept_creators: set[int] = set()
+        for tag in tags:
+            element = tag & 0xFFFF
+            if 0x10 <= element <= 0xFF:
+                continue  # creators are decided after their blocks
+            action = Action.REMOVE
+            creator_tag = (tag & 0xFFFF0000) | (element >> 8)
+            if element > 0xFF and creator_tag in ds:
+                creator = str(ds[creator_tag].value or "").strip()
+                vr = _vr_of(ds.get_item(tag), tag)
+                action = self.rules.decide_private(creator, tag >> 16, element & 0xFF, vr)
+            name = prefix + _name(tag)
+            run.actions[name] = action.value
+            if action is Action.REMOVE:
+                del ds[tag]
+            else:
+                kept_creators.add(creator_tag)
+                self._apply(ds, ds[tag], action, (*path, tag), name, run)
+        for tag in tags:
+            if 0x10 <= (tag & 0xFFFF) <= 0xFF and tag not in kept_creators:
+                del ds[tag]
+
+    def _apply(
+        self,
+        ds: pydicom.Dataset,
+        elem: DataElement,
+        action: Action,
+        path: tuple[int, ...],
+        name: str,
+        run: _Run,
+    ) -> None:
+        vr = elem.VR
+        if vr == "SQ":
+            if action is Action.EMPTY:
+                elem.value = []
+                return
+            for item in elem.value:
+                self._clean(item, path, name + ">", run)
+            return
+        if action is Action.KEEP:
+            return
+        if action is Action.EMPTY:
+            elem.value = None
+        elif action is Action.UID or (action is Action.DUMMY and vr == "UI"):
+            if vr == "UI":
+                self._remap_uids(elem, path[-1])
+            else:
+                elem.value = dummy_value(vr)
+        elif action is Action.DUMMY:
+            elem.value = dummy_value(vr)
+        elif action is Action.SHIFT:
+            self._shift(ds, elem, name, run)
+        elif action is Action.CLEAN:
+            self._scrub(ds, elem, run)
+        elif action is Action.PSEUDONYM:
+            if vr == "PN":
+                elem.value = run.pseudonym
+            elif vr in ("LO", "SH"):
+                _set(
+                    elem,
+                    [
+                        derive_patient_pseudonym(self._secret, str(v), fmt=self._format)
+                        for v in _values(elem.value)
+                    ],
+                )
+            else:
+                del ds[elem.tag]
+
+    def _remap_uids(self, elem: DataElement, tag: int) -> None:
+        if tag in EXEMPT_UID_TAGS:
+            return
+        out = []
+        for value in _values(elem.value):
+            text = str(value).strip().rstrip("\x00")
+            out.append(text if text.startswith(WELL_KNOWN_UID_PREFIX) else derive_uid(self._secret, text))
+        _set(elem, out)
+
+    def _shift(self, ds: pydicom.Dataset, elem: DataElement, name: str, run: _Run) -> None:
+        vr = elem.VR
+        if vr == "TM":
+            return  # times of day stay: only the day moves
+        if vr not in ("DA", "DT"):
+            del ds[elem.tag]
+            return
+        shift = shift_da if vr == "DA" else shift_dt
+        out = []
+        for value in _values(elem.value):
+            moved = shift(str(value), run.days)
+            if moved is None:
+                run.warnings.append(f"{name}: unparseable {vr} value emptied")
+                elem.value = None
+                return
+            out.append(moved)
+        _set(elem, out)
+
+    def _scrub(self, ds: pydicom.Dataset, elem: DataElement, run: _Run) -> None:
+        if elem.VR in _LONG_TEXT_VRS or run.scrubber is None:
+            # Long free text cannot be cleaned reliably: remove it.
+            del ds[elem.tag]
+            return
+        if elem.VR in _SCRUBBED_VRS:
+            _set(elem, [run.scrubber.scrub(str(v)) for v in _values(elem.value)])
+
+    def _declare(self, ds: pydicom.Dataset, run: _Run) -> None:
+        if self.rules.decide(_TAG_PATIENT_ID, "LO") is Action.PSEUDONYM:
+            ds.PatientID = run.pseudonym
+        if self.rules.decide(_TAG_PATIENT_NAME, "PN") is Action.PSEUDONYM:
+            ds.PatientName = run.pseudonym
+        ds.PatientIdentityRemoved = "YES"
+        ds.DeidentificationMethod = f"eucaim {self.profile.name} {self.profile.version}"[:64]
+        codes = [BASIC_PROFILE_CODE, *((OPTIONS[o].code, OPTIONS[o].meaning) for o in self.profile.options)]
+        items = []
+        for value, meaning in codes:
+            item = pydicom.Dataset()
+            item.CodeValue = value
+            item.CodingSchemeDesignator = "DCM"
+            item.CodeMeaning = meaning
+            items.append(item)
+        ds.DeidentificationMethodCodeSequence = items
+        mode = self.profile.date_mode
+        ds.LongitudinalTemporalInformationModified = {"shift": "MODIFIED", "keep": "UNMODIFIED"}.get(
+            mode, "REMOVED"
+        )
+
+    def _rebuild_file_meta(self, ds: pydicom.Dataset) -> None:
+        """A fresh file meta group: nothing from the original's (source AE titles, etc.) survives."""
+        old = getattr(ds, "file_meta", None)
+        syntax = old.get("TransferSyntaxUID") if old is not None else None
+        meta = FileMetaDataset()
+        if "SOPClassUID" in ds:
+            meta.MediaStorageSOPClassUID = ds.SOPClassUID
+        if "SOPInstanceUID" in ds:
+            meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        meta.TransferSyntaxUID = UID(str(syntax)) if syntax else ExplicitVRLittleEndian
+        meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+        meta.ImplementationVersionName = IMPLEMENTATION_VERSION
+        ds.file_meta = meta
+        if hasattr(ds, "preamble"):
+            ds.preamble = b"\x00" * 128  # a preamble can hold a TIFF header with identity

@@ -1,0 +1,165 @@
+"""De-identifying one DICOM file to another: read fully, clean, write atomically.
+
+This is what the pipeline's worker processes call; everything it needs travels as arguments, so
+it pickles cleanly (build the ``Deidentifier`` once per process from profile name and secret).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
+
+from eucaim.deid.engine import Deidentifier
+from eucaim.errors import DeidentificationError, InvalidDicomError
+
+_REQUIRED = ("SOPInstanceUID", "SOPClassUID", "StudyInstanceUID", "SeriesInstanceUID")
+_NATIVE_SYNTAXES = frozenset(
+    {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}
+)
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What the pipeline records about one de-identified file (UIDs are the new ones)."""
+
+    sop_instance_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_class_uid: str
+    modality: str
+    pseudonym: str
+    original_patient_id: str
+    day_offset: int
+    size: int
+    sha256: str
+    audit: dict[str, object]
+
+
+def read_dicom(src: Path) -> pydicom.Dataset:
+    """Read ``src`` completely and check it is a usable DICOM instance.
+
+    Raises:
+        InvalidDicomError: not DICOM, truncated, or missing an identifying UID or pixel bytes.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom's warnings can quote values (PHI)
+        return _read_checked(src)
+
+
+def _read_checked(src: Path) -> pydicom.Dataset:
+    try:
+        ds = pydicom.dcmread(src)
+    except PydicomInvalidDicomError as exc:
+        raise InvalidDicomError(
+            f"{src.name} is not a DICOM Part 10 file (no DICM preamble)",
+            path=src,
+            hint="check the file is DICOM; raw datasets without file meta are not accepted",
+        ) from exc
+    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError, NotImplementedError) as exc:
+        raise InvalidDicomError(
+            f"{src.name} cannot be parsed as DICOM ({type(exc).__name__}); it may be truncated",
+            path=src,
+            hint="re-export the file from the source system",
+        ) from exc
+    missing = [k for k in _REQUIRED if not str(ds.get(k, "") or "").strip()]
+    if missing:
+        raise InvalidDicomError(
+            f"{src.name} lacks required attribute(s) {', '.join(missing)}",
+            path=src,
+            hint="the file cannot be tracked or referenced without them; fix it at the source",
+        )
+    _check_pixel_length(ds, src)
+    return ds
+
+
+def _check_pixel_length(ds: pydicom.Dataset, src: Path) -> None:
+    """A native PixelData shorter than Rows x Columns x Frames x Samples means a truncated file."""
+    if "PixelData" not in ds:
+        return
+    syntax = str(ds.file_meta.get("TransferSyntaxUID", "")) if hasattr(ds, "file_meta") else ""
+    if syntax not in _NATIVE_SYNTAXES:
+        return
+    try:
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        expected = (
+            int(ds.Rows)
+            * int(ds.Columns)
+            * frames
+            * int(ds.get("SamplesPerPixel", 1))
+            * int(ds.BitsAllocated)
+        )
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise InvalidDicomError(
+            f"{src.name} has pixel data but no usable Rows/Columns/BitsAllocated", path=src
+        ) from exc
+    if str(ds.get("PhotometricInterpretation", "")) in ("YBR_FULL_422", "YBR_PARTIAL_422"):
+        expected = expected * 2 // 3  # chroma subsampled horizontally: 2 samples per pixel, not 3
+    have = len(ds.PixelData) * 8
+    if have < expected:
+        raise InvalidDicomError(
+            f"{src.name}: pixel data holds {have // 8} bytes, {(expected + 7) // 8} expected; "
+            "the file is truncated",
+            path=src,
+            hint="re-export the file from the source system",
+        )
+
+
+def deidentify_file(src: Path, dst: Path, deidentifier: Deidentifier) -> FileOutcome:
+    """De-identify ``src`` into ``dst`` (written atomically) and return what to record.
+
+    Raises:
+        InvalidDicomError: ``src`` is not usable DICOM.
+        DeidentificationError: ``src`` cannot be de-identified safely (quarantine it).
+    """
+    ds = read_dicom(Path(src))
+    outcome = deidentifier.deidentify(ds)
+    out = outcome.dataset
+    data = _encode(out)
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".deid-", suffix=".tmp", dir=dst.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, dst)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return FileOutcome(
+        sop_instance_uid=str(out.SOPInstanceUID),
+        study_instance_uid=str(out.StudyInstanceUID),
+        series_instance_uid=str(out.SeriesInstanceUID),
+        sop_class_uid=str(out.SOPClassUID),
+        modality=str(out.get("Modality", "") or ""),
+        pseudonym=outcome.pseudonym,
+        original_patient_id=outcome.original_patient_id,
+        day_offset=outcome.day_offset,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        audit=outcome.audit,
+    )
+
+
+def _encode(ds: pydicom.Dataset) -> bytes:
+    """The Part 10 bytes of ``ds`` (file meta already rebuilt by the engine)."""
+    from io import BytesIO
+
+    buffer = BytesIO()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds.save_as(buffer, enforce_file_format=True)
+    except Exception as exc:  # an element that cannot be encoded must not reach the wire half-written
+        raise DeidentificationError(
+            f"cannot encode the de-identified instance ({type(exc).__name__})", reason="encode_failed"
+        ) from None
+    return buffer.getvalue()

@@ -1,0 +1,193 @@
+"""The compiled rule set of a profile: one decision per element (tag, VR, sequence path).
+
+Precedence, most specific first: path override, private override, tag/keyword override, VR
+override, Table E.1-1 with the profile's options, overlays/curves/group lengths, defaults by VR
+(UIDs remapped, dates by the profile's date mode), the curated allow-list, and finally removal
+(default-deny).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+
+from pydicom import datadict
+from pydicom.datadict import dictionary_keyword, tag_for_keyword
+
+from eucaim.deid.actions import Action, strictest
+from eucaim.deid.profile import Profile
+from eucaim.deid.selectors import parse_selector
+
+_CODE = {"K": Action.KEEP, "X": Action.REMOVE, "Z": Action.EMPTY, "D": Action.DUMMY, "U": Action.UID}
+# What "C" (clean) means depends on the option that says it.
+_CLEAN_BY_OPTION = {
+    "retain-long-modified-dates": Action.SHIFT,
+    "retain-device-identity": Action.DUMMY,
+}
+
+
+def _exempt_uid_tags() -> frozenset[int]:
+    """UI attributes whose values name a class, syntax or coding scheme, never an instance."""
+    names = {"TransferSyntaxUID", "CodingSchemeUID", "ContextUID", "MappingResourceUID"}
+    entries = datadict.DicomDictionary.items()  # type: ignore[attr-defined]
+    return frozenset(
+        tag
+        for tag, entry in entries
+        if entry[0] == "UI" and ("ClassUID" in entry[4] or entry[4] in names or "SOPClasses" in entry[4])
+    )
+
+
+EXEMPT_UID_TAGS = _exempt_uid_tags()
+
+
+@dataclass(frozen=True)
+class TableRule:
+    """One row of the generated Table E.1-1 data."""
+
+    tag: int
+    keyword: str
+    name: str
+    basic: str
+    action: str
+    options: dict[str, str]
+
+
+def _load_json(name: str) -> dict[str, object]:
+    data = resources.files("eucaim.deid").joinpath("data", name).read_text(encoding="utf-8")
+    result: dict[str, object] = json.loads(data)
+    return result
+
+
+def load_table() -> list[TableRule]:
+    """The PS3.15 Table E.1-1 rows shipped in the package (see tools/gen_ps315_table.py)."""
+    rows = _load_json("ps315_table.json")["rows"]
+    assert isinstance(rows, list)
+    return [
+        TableRule(int(r["tag"], 16), r["keyword"], r["name"], r["basic"], r["action"], dict(r["options"]))
+        for r in rows
+    ]
+
+
+def load_safe_private() -> frozenset[tuple[str, int, int]]:
+    """Creator-qualified safe private elements ``(creator, group, offset)`` from CTP's dictionary."""
+    elements = _load_json("safe_private.json")["elements"]
+    assert isinstance(elements, list)
+    return frozenset((str(c), int(g, 16), int(o, 16)) for c, g, o, _vr in elements)
+
+
+def _load_allowlist() -> tuple[frozenset[int], frozenset[str], dict[int, Action]]:
+    text = resources.files("eucaim.deid").joinpath("data", "allowlist.toml").read_text(encoding="utf-8")
+    raw = tomllib.loads(text)
+    groups = frozenset(int(g, 16) for g in raw["groups"])
+    keywords: dict[int, Action] = {}
+    for keyword, action in raw["keywords"].items():
+        tag = tag_for_keyword(keyword)
+        if tag is None:
+            raise ValueError(f"allowlist.toml names unknown keyword {keyword}")
+        keywords[tag] = Action(action)
+    return groups, frozenset(raw["free_text_vrs"]), keywords
+
+
+def table_action(rule: TableRule, options: tuple[str, ...]) -> Action:
+    """The action of one table row under ``options`` (options override the basic profile)."""
+    by_option = []
+    for option, code in rule.options.items():
+        if option not in options or option == "retain-safe-private":
+            continue
+        if code == "C":
+            by_option.append(_CLEAN_BY_OPTION.get(option, Action.CLEAN))
+        else:
+            by_option.append(_CODE[code])
+    if by_option:
+        return strictest(by_option)
+    return _CODE[rule.action]
+
+
+class RuleSet:
+    """Decides the action for each element of a dataset under one profile. Picklable."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.date_mode = profile.date_mode
+        self.retain_safe_private = "retain-safe-private" in profile.options
+        self._table = {r.tag: table_action(r, profile.options) for r in load_table()}
+        self._groups, self._free_text_vrs, self._allowed = _load_allowlist()
+        self._by_tag: dict[int, Action] = {}
+        self._by_vr: dict[str, Action] = {}
+        self._by_path: dict[tuple[int, ...], Action] = {}
+        self._by_private: dict[tuple[str, int, int], Action] = {}
+        for text, action in profile.overrides:
+            sel = parse_selector(text)
+            if sel.kind == "tag":
+                self._by_tag[sel.tag] = action
+            elif sel.kind == "vr":
+                self._by_vr[sel.vr] = action
+            elif sel.kind == "path":
+                self._by_path[sel.path] = action
+            else:
+                self._by_private[(sel.creator, sel.group, sel.offset)] = action
+        self._safe_private = load_safe_private() if self.retain_safe_private else frozenset()
+        self._cache: dict[tuple[int, str], Action] = {}
+
+    def decide(self, tag: int, vr: str, path: tuple[int, ...] = ()) -> Action:
+        """The action for a public element ``tag`` of ``vr`` inside the sequences ``path``."""
+        if self._by_path:
+            by_path = self._by_path.get((*path, tag))
+            if by_path is not None:
+                return by_path
+        key = (tag, vr)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._cache[key] = self._decide(tag, vr)
+        return cached
+
+    def decide_private(self, creator: str, group: int, offset: int, vr: str) -> Action:
+        """The action for a private element: removed unless an override or the safe list keeps it."""
+        override = self._by_private.get((creator, group, offset))
+        if override is not None:
+            return override
+        if (creator, group, offset) in self._safe_private:
+            return Action.UID if vr == "UI" else Action.KEEP
+        return Action.REMOVE
+
+    def _decide(self, tag: int, vr: str) -> Action:
+        override = self._by_tag.get(tag)
+        if override is not None:
+            return override
+        if vr in self._by_vr:
+            return self._by_vr[vr]
+        listed = self._table.get(tag)
+        if listed is not None:
+            return listed
+        group, element = tag >> 16, tag & 0xFFFF
+        if element == 0 or 0x5000 <= group <= 0x50FF or 0x6000 <= group <= 0x60FF:
+            # Group lengths are retired; curves and overlays can carry burned-in identity.
+            return Action.REMOVE
+        if vr == "UI":
+            return Action.KEEP if tag in EXEMPT_UID_TAGS else Action.UID
+        if vr in ("DA", "DT", "TM"):
+            return {"shift": Action.SHIFT, "keep": Action.KEEP}.get(self.date_mode, Action.REMOVE)
+        allowed = self._allowed.get(tag)
+        if allowed is not None:
+            return allowed
+        if group in self._groups and vr not in self._free_text_vrs and dictionary_keyword_or_none(tag):
+            return Action.KEEP
+        return Action.REMOVE
+
+    def effective_rules(self) -> list[tuple[str, str, Action]]:
+        """Every element the profile names, as ``(tag, keyword, action)``: for ``profile show``."""
+        rows = {tag: self._decide(tag, "") for tag in (*self._table, *self._allowed, *self._by_tag)}
+        return [
+            (f"({t >> 16:04X},{t & 0xFFFF:04X})", dictionary_keyword_or_none(t) or "", a)
+            for t, a in sorted(rows.items())
+        ]
+
+
+def dictionary_keyword_or_none(tag: int) -> str | None:
+    """The public keyword of ``tag``, or None for tags the dictionary does not know."""
+    try:
+        return str(dictionary_keyword(tag)) or None
+    except KeyError:
+        return None
