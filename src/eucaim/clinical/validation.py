@@ -49,6 +49,14 @@ class ValidationResult:
     def is_valid(self) -> bool:
         return not self.errors
 
+    def patient_rows(self) -> dict[str, list[int]]:
+        """Patient ID -> the row numbers holding it, for linkage with imaging."""
+        found: dict[str, list[int]] = defaultdict(list)
+        for row in self.rows:
+            if row.patient_id:
+                found[row.patient_id].append(row.number)
+        return dict(found)
+
     def summary(self) -> str:
         """One line for the terminal."""
         rows = f"{len(self.rows)} {self.source.row_noun}s"

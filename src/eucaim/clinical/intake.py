@@ -1,0 +1,31 @@
+"""Read, map and validate one clinical file: the use case the CLI and the web UI share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from eucaim.clinical.loader import load_table
+from eucaim.clinical.mapping import ColumnMapping, load_mapping
+from eucaim.clinical.schema import DEFAULT_SCHEMA, load_schema
+from eucaim.clinical.validation import ValidationResult, validate
+
+
+def check_file(
+    path: Path,
+    *,
+    mapping_path: Path | None = None,
+    schema: str | None = None,
+    extensions: Sequence[Path] = (),
+    today: date,
+) -> ValidationResult:
+    """Validate ``path``; the schema is ``schema``, else the mapping's ``schema`` key, else the default.
+
+    Raises ``ClinicalDataError`` when the file cannot be read at all and ``ConfigError`` for a bad
+    mapping or schema; every problem inside the file is a finding in the result instead.
+    """
+    mapping = load_mapping(mapping_path) if mapping_path is not None else ColumnMapping()
+    loaded = load_schema(schema or mapping.schema or DEFAULT_SCHEMA, extensions=extensions)
+    table = load_table(path, encoding=mapping.encoding, delimiter=mapping.delimiter, sheet=mapping.sheet)
+    return validate(table, loaded, mapping, today=today)

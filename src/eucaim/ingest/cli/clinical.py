@@ -1,0 +1,140 @@
+"""`eucaim-ingest clinical`: write templates and check clinical files before anything is uploaded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from eucaim.ingest.cli.app import WorkspaceOption, app, console, err_console, resolve_workspace_path
+
+if TYPE_CHECKING:
+    from eucaim.clinical.linkage import LinkageReport, WorkspaceImaging
+    from eucaim.clinical.validation import ValidationResult
+
+clinical_app = typer.Typer(
+    help="Check clinical data (CSV, Excel, JSON) against the EUCAIM schema and prepare it for upload.",
+    no_args_is_help=True,
+)
+app.add_typer(clinical_app, name="clinical")
+
+# Reads a workspace folder and returns its site secret and imaging index (original PatientID ->
+# studies), or None when the folder holds no workspace. Registered by whoever owns the workspace,
+# so this module stays free of the state database.
+ImagingProvider = Callable[[Path], "WorkspaceImaging | None"]
+_imaging_provider: ImagingProvider | None = None
+
+
+def register_imaging_provider(provider: ImagingProvider | None) -> None:
+    """Set (or with ``None`` clear) where `clinical validate` finds the workspace's imaging."""
+    global _imaging_provider
+    _imaging_provider = provider
+
+
+SchemaOption = Annotated[
+    str | None,
+    typer.Option(
+        "--schema",
+        help="Schema name (eucaim-minimum, or name-version) or a schema .json file "
+        "[default: the mapping's 'schema' key, else eucaim-minimum].",
+        show_default=False,
+    ),
+]
+ExtensionOption = Annotated[
+    list[Path] | None,
+    typer.Option("--extension", help="A biobank's schema extension .json (repeatable).", show_default=False),
+]
+
+
+@clinical_app.command("template")
+def template(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write into.")] = Path("."),
+    schema: SchemaOption = None,
+    extension: ExtensionOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+) -> None:
+    """Write an empty CSV template, an example CSV and a column-mapping skeleton (TOML)."""
+    from eucaim.clinical.schema import DEFAULT_SCHEMA, load_schema
+    from eucaim.clinical.template import write_templates
+
+    loaded = load_schema(schema or DEFAULT_SCHEMA, extensions=extension or [])
+    for path in write_templates(out_dir, loaded, overwrite=force):
+        console.print(f"wrote {path}")
+    console.print(
+        f"Fill in the template (schema {loaded.name} {loaded.version}), or keep your own columns and "
+        "edit the mapping; then run `eucaim-ingest clinical validate FILE --mapping clinical-mapping.toml`."
+    )
+
+
+def _linkage(result: ValidationResult, workspace: Path | None) -> LinkageReport | None:
+    from eucaim.clinical.linkage import link
+
+    path = resolve_workspace_path(workspace)
+    if _imaging_provider is None or not path.is_dir():
+        return None
+    imaging = _imaging_provider(path)
+    if imaging is None:
+        return None
+    return link(result.patient_rows(), imaging.studies, secret=imaging.secret)
+
+
+@clinical_app.command("validate")
+def validate(
+    file: Annotated[Path, typer.Argument(help="Clinical file: .csv, .tsv, .xlsx, .json or .jsonl.")],
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", "-m", help="Column mapping (TOML).", show_default=False)
+    ] = None,
+    schema: SchemaOption = None,
+    extension: ExtensionOption = None,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--report-dir",
+            help="Where to write the CSV and HTML report [default: WORKSPACE/reports if the workspace "
+            "exists, else the current folder].",
+            show_default=False,
+        ),
+    ] = None,
+    workspace: WorkspaceOption = None,
+    show_ids: Annotated[
+        bool,
+        typer.Option("--show-ids", help="Show original patient IDs and study UIDs in the linkage table."),
+    ] = False,
+    allow_clinical_only: Annotated[
+        bool,
+        typer.Option(
+            "--allow-clinical-only", help="Do not fail on clinical rows whose patient has no images."
+        ),
+    ] = False,
+) -> None:
+    """Check FILE against the schema; exit 1 if anything must be fixed. Nothing is uploaded."""
+    from eucaim.clinical.intake import check_file
+    from eucaim.clinical.linkage import LinkStatus
+    from eucaim.clinical.report import issues_table, linkage_table, write_reports
+
+    result = check_file(
+        file, mapping_path=mapping, schema=schema, extensions=extension or [], today=date.today()
+    )
+    console.print(f"read {file.name} as {result.source.describe()}")
+    if result.issues:
+        console.print(issues_table(result))
+    linkage = _linkage(result, workspace)
+    ws_path = resolve_workspace_path(workspace)
+    folder = report_dir or (ws_path / "reports" if ws_path.is_dir() else Path("."))
+    csv_path, html_path = write_reports(result, folder, linkage=linkage)
+    failed = not result.is_valid
+    if linkage is not None:
+        console.print(linkage_table(linkage, show_ids=show_ids))
+        orphans = linkage.with_status(LinkStatus.CLINICAL_ONLY)
+        failed = failed or bool(linkage.collisions) or (bool(orphans) and not allow_clinical_only)
+    style = "red" if not result.is_valid else "green"
+    console.print(f"[{style}]{result.summary()}[/]")
+    if linkage is not None:
+        console.print(linkage.summary())
+    console.print(f"report: {csv_path} and {html_path}")
+    if failed:
+        err_console.print("[red]clinical data is not ready for upload[/]")
+        raise typer.Exit(code=1)
