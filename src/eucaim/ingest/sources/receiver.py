@@ -8,6 +8,7 @@ localhost is the classic reason C-MOVE "works" in testing and fails in productio
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -20,6 +21,12 @@ from eucaim.ingest.sources.writer import InstanceWriter, OnStored
 logger = logging.getLogger(__name__)
 
 VERIFICATION = "1.2.840.10008.1.1"
+# Explicit VR first: pynetdicom picks the first syntax we list that the sender offers, and
+# explicit VR keeps every value's VR as the modality wrote it.
+TRANSFER_SYNTAXES = [
+    "1.2.840.10008.1.2.1",
+    *(ts for ts in ALL_TRANSFER_SYNTAXES if ts != "1.2.840.10008.1.2.1"),
+]
 
 
 class Receiver:
@@ -54,7 +61,7 @@ class Receiver:
         self._ae.require_called_aet = True
         for context in AllStoragePresentationContexts:
             if context.abstract_syntax is not None:
-                self._ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+                self._ae.add_supported_context(context.abstract_syntax, TRANSFER_SYNTAXES)
         self._ae.add_supported_context(VERIFICATION)
         self._server: Any = None
 
@@ -92,6 +99,10 @@ class Receiver:
                 block=False,
                 evt_handlers=[(evt.EVT_C_STORE, self.writer.handle_store)],
             )
+            # pynetdicom writes each response in several small sends; with Nagle's algorithm the
+            # second waits for the sender's delayed ACK (~40 ms per instance). Linux passes the
+            # option on to every accepted connection.
+            self._server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError as exc:
             raise ConfigError(
                 f"cannot listen on {self.bind_address}:{self.port}: {exc.strerror}",

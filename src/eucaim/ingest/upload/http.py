@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
@@ -19,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from eucaim import __version__
-from eucaim.errors import ConfigError, TransientError
+from eucaim.errors import ConfigError, TransientError, UploadError
 from eucaim.tls import client_context
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,19 @@ def raise_for_transient(response: httpx.Response) -> None:
         )
 
 
+class TlsError(UploadError):
+    """The TLS handshake failed: wrong protocol version, unknown CA, wrong host name."""
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "SSL" in str(exc) or "CERTIFICATE" in str(exc)
+
+
 class RetryPolicy:
     """Exponential backoff with full jitter, bounded by attempts."""
 
@@ -120,6 +134,15 @@ class RetryPolicy:
         for attempt in range(self.max_attempts):
             try:
                 return call()
+            except httpx.ConnectError as exc:
+                if _is_tls_failure(exc):
+                    # A certificate or protocol-version problem does not heal by retrying.
+                    raise TlsError(
+                        f"{what}: TLS handshake failed: {exc}",
+                        hint="the node must offer TLS 1.3 with a certificate your system trusts; "
+                        "for a private CA pass --ca-bundle to `eucaim-ingest init`",
+                    ) from exc
+                error = TransientError(f"{what}: {type(exc).__name__}: {exc}")
             except httpx.TransportError as exc:
                 error = TransientError(f"{what}: {type(exc).__name__}: {exc}")
             except TransientError as exc:
