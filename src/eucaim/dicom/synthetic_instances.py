@@ -144,6 +144,7 @@ def _add_image(ds: Dataset, study: StudyPlan, series: SeriesPlan, index: int, pi
     ds.AcquisitionTime = series.time
     ds.ContentTime = series.time
     ds.AcquisitionNumber = 1
+    ds.AcquisitionDateTime = f"{study.da}{series.time}.000000"  # a DT, which date shifting must also cover
     ds.InstanceNumber = index + 1
     ds.ImageComments = f"{study.patient.free_text_name}, {study.modality} slice {index + 1}"
     half = _FOV_MM / 2
