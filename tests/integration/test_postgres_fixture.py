@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 import sqlalchemy as sa
+
 from tests.support.postgres import PostgresServer
 
 pytestmark = pytest.mark.integration

@@ -143,6 +143,9 @@ def _free_port() -> int:
 
 
 def _run(args: list[str], account: pwd.struct_passwd | None, timeout: float) -> None:
+    command = Path(args[0]).name
+    if command == "pg_ctl":
+        command += f" {args[-1]}"  # start or stop
     if account is not None:
         args = [
             "setpriv",
@@ -155,7 +158,19 @@ def _run(args: list[str], account: pwd.struct_passwd | None, timeout: float) -> 
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C", "LC_ALL": "C"}
     result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     if result.returncode != 0:
-        raise RuntimeError(f"{Path(args[0]).name} {' '.join(args[1:3])} failed: {result.stderr.strip()}")
+        output = (result.stderr or result.stdout).strip()
+        raise RuntimeError(f"{command} failed (exit {result.returncode}): {output}")
+
+
+def _temp_parent(account: pwd.struct_passwd | None) -> str | None:
+    """Where to create the server's temp dir: one the server's account can reach."""
+    if account is None:
+        return None
+    # TMPDIR may point into root's home (mode 700); the unprivileged server could not enter it.
+    path = Path(tempfile.gettempdir()).resolve()
+    if all(p.stat().st_mode & 0o001 for p in (path, *path.parents)):
+        return None
+    return "/tmp"
 
 
 def _log_tail(log: Path) -> str:
@@ -175,7 +190,7 @@ def running_postgres() -> Iterator[PostgresServer]:
     """Start a throwaway server, yield it, and stop it and delete its files afterwards."""
     bindir = find_binaries()
     account = _server_account()
-    base = Path(tempfile.mkdtemp(prefix="eucaim-pg-"))
+    base = Path(tempfile.mkdtemp(prefix="eucaim-pg-", dir=_temp_parent(account)))
     data_dir, socket_dir, log = base / "data", base / "sock", base / "server.log"
     password = secrets.token_urlsafe(16)
     started = False

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from tests.support.cohort import cohort, cohort_copy, small_cohort  # noqa: F401
 
 from eucaim.dicom.synthetic import Cohort, generate_ct_corpus
+from tests.support.cohort import cohort, cohort_copy, small_cohort  # noqa: F401
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 
