@@ -14,11 +14,15 @@ from eucaim.dicomweb.store_response import FailedInstance
 from eucaim.node.dicomweb.header import InstanceHeader
 
 
-def check_part_envelope(part: SpooledPart) -> FailedInstance | None:
-    """Refuse a part that arrived incomplete or is not ``application/dicom``."""
+def check_part_envelope(part: SpooledPart, *, spool_error: str | None = None) -> FailedInstance | None:
+    """Refuse a part that arrived incomplete or is not ``application/dicom``.
+
+    ``spool_error`` is why the body's parsing stopped, if it did; it explains an incomplete part.
+    """
     if not part.complete:
+        why = spool_error or "body ended inside it"
         return FailedInstance(
-            None, None, FailureReason.CANNOT_UNDERSTAND, f"part {part.index + 1} is truncated; resend it"
+            None, None, FailureReason.CANNOT_UNDERSTAND, f"part {part.index + 1} is incomplete: {why}"
         )
     # A part without Content-Type is read as DICOM: some clients omit it, and the header check
     # that follows refuses anything that is not Part-10 anyway.

@@ -67,11 +67,15 @@ def store_parts(
     parts: Sequence[SpooledPart],
     url_study_uid: str | None,
     urls: DicomwebUrls,
+    spool_error: str | None = None,
 ) -> StowOutcome:
-    """Store every acceptable part; return what was stored and what was refused, and why."""
+    """Store every acceptable part; return what was stored and what was refused, and why.
+
+    ``spool_error`` is why reading the body stopped early, if it did (explains incomplete parts).
+    """
     outcome = StowOutcome()
     for part in parts:
-        failure = check_part_envelope(part)
+        failure = check_part_envelope(part, spool_error=spool_error)
         if failure is None:
             failure = _store_part(
                 factory=factory,

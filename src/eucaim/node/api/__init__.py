@@ -1,0 +1,1 @@
+"""The node's HTTP surface: dependencies, error mapping and routes."""

@@ -1,0 +1,68 @@
+"""The FastAPI application factory of eucaim-node: no app or engine exists until it is called."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from eucaim import __version__
+from eucaim.node.api.errors import register_exception_handlers
+from eucaim.node.api.routes import health, qido, stow, wado
+from eucaim.node.context import NodeContext, build_context
+from eucaim.node.migration import upgrade_database
+from eucaim.node.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, context: NodeContext | None = None) -> FastAPI:
+    """Return the node's application for ``settings``.
+
+    ``context`` lets a caller that already built one (the CLI, a test) share its engine. The
+    database schema is not touched here: run :func:`prepare_storage` (``serve`` does) first.
+    """
+    node = context or build_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        node.engine.dispose()
+
+    app = FastAPI(
+        title="eucaim-node",
+        version=__version__,
+        summary="EUCAIM reference node: per-biobank DICOMweb for de-identified imaging data.",
+        lifespan=lifespan,
+    )
+    app.state.node = node
+    register_exception_handlers(app)
+    app.include_router(health.router)
+    app.include_router(stow.router)
+    app.include_router(qido.router)
+    # WADO after QIDO: /studies/{study}/series must reach the search, not a retrieve.
+    app.include_router(wado.router)
+    return app
+
+
+def prepare_storage(context: NodeContext) -> None:
+    """Create the data folders and bring the embedded SQLite schema up to date.
+
+    Other databases are left alone: upgrading shared PostgreSQL is an operator's step
+    (``eucaim-node db upgrade``), not something each worker should race to do.
+    """
+    context.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    context.settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+    context.settings.resolved_store_dir.mkdir(parents=True, exist_ok=True)
+    if context.settings.is_sqlite:
+        upgrade_database(context.engine)
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory eucaim.node.app:app_from_environment`` (settings from env)."""
+    settings = Settings()
+    context = build_context(settings)
+    prepare_storage(context)
+    return create_app(settings, context=context)
