@@ -71,6 +71,8 @@ def generate_cohort(
 
     Raises:
         ValueError: when a count or size is out of range.
+        FileExistsError: when ``out_dir/dicom`` already holds files (stale files from another
+            cohort would make ``Cohort.files`` lie about the tree); use a fresh folder.
     """
     if patients < 1:
         raise ValueError(f"patients must be at least 1, got {patients}")
@@ -78,10 +80,12 @@ def generate_cohort(
         raise ValueError(f"image_size must be at least 8 pixels, got {image_size}")
     if not 1 <= slices[0] <= slices[1]:
         raise ValueError(f"slices must be (low, high) with 1 <= low <= high, got {slices}")
+    root = out_dir / "dicom"
+    if root.exists() and any(root.iterdir()):
+        raise FileExistsError(f"{root} is not empty; generate the cohort into a fresh folder")
     rng = random.Random(seed)
     people = make_patients(rng, patients)
     plans = tuple(study for person in people for study in plan_studies(rng, seed, person, slices))
-    root = out_dir / "dicom"
     files = list(_write_studies(root, plans, image_size))
     clinical_csv = out_dir / "clinical.csv"
     _write_clinical_csv(clinical_csv, people)

@@ -145,6 +145,12 @@ def test_rejects_impossible_sizes(tmp_path: Path, bad: dict[str, object]) -> Non
         generate_cohort(tmp_path, **bad)  # type: ignore[arg-type]
 
 
+def test_refuses_to_mix_with_an_earlier_cohort(tmp_path: Path) -> None:
+    generate_cohort(tmp_path, patients=1, slices=(1, 1))
+    with pytest.raises(FileExistsError, match="not empty"):
+        generate_cohort(tmp_path, patients=2, slices=(1, 1))
+
+
 def test_dciodvfy_finds_no_errors(cohort: Cohort, headers: dict[Path, pydicom.Dataset]) -> None:
     dciodvfy = shutil.which("dciodvfy")
     if dciodvfy is None:
