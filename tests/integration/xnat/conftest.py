@@ -1,0 +1,126 @@
+"""Fixtures for the XNAT emulator tests: a served emulator, a logged-in xnatpy session, DICOM zips."""
+
+from __future__ import annotations
+
+import sys
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pydicom
+import pytest
+import xnat
+from pydicom.dataset import FileMetaDataset
+from pydicom.uid import MRImageStorage, generate_uid
+
+ROOT = Path(__file__).resolve().parents[3]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.xnat_fixture import XnatServer, xnat_server  # noqa: E402
+
+__all__ = ["xnat_server"]
+
+
+@pytest.fixture
+def xnat_session(xnat_server: XnatServer) -> Iterator[xnat.session.XNATSession]:
+    """The real xnatpy client, logged in as the emulator's site admin."""
+    session = xnat.connect(
+        xnat_server.url, user=xnat_server.user, password=xnat_server.password, loglevel="ERROR"
+    )
+    try:
+        yield session
+    finally:
+        session.disconnect()
+
+
+def make_instance(
+    path: Path,
+    *,
+    study_uid: str,
+    series_uid: str,
+    series_number: int,
+    instance_number: int,
+    patient: str = "PSEUDO-001",
+    modality: str = "MR",
+    comments: str = "",
+) -> Path:
+    """Write a small, valid DICOM file (4x4 pixels) and return its path."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = MRImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    ds = pydicom.Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = MRImageStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = series_uid
+    ds.SeriesNumber = series_number
+    ds.InstanceNumber = instance_number
+    ds.SeriesDescription = f"series {series_number}"
+    ds.Modality = modality
+    ds.PatientName = patient
+    ds.PatientID = patient
+    ds.StudyDate = "20240102"
+    ds.StudyTime = "101500"
+    if comments:
+        ds.PatientComments = comments
+    ds.Rows = ds.Columns = 4
+    ds.BitsAllocated = ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 0
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.PixelData = bytes(range(32))
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+MakeZip = Callable[..., Path]
+
+
+@pytest.fixture
+def make_dicom_zip(tmp_path: Path) -> MakeZip:
+    """Build a zip of one study: ``series`` instances per series, optionally with a non-DICOM member.
+
+    ``bad_member_at`` inserts ``notes.txt`` (not DICOM) before the member at that index.
+    """
+    counter = iter(range(1_000_000))
+
+    def build(
+        *,
+        series: tuple[int, ...] = (2, 1),
+        study_uid: str | None = None,
+        bad_member_at: int | None = None,
+        comments: str = "",
+        first_series_number: int = 1,
+    ) -> Path:
+        number = next(counter)
+        folder = tmp_path / f"dicom-{number}"
+        folder.mkdir()
+        study_uid = study_uid or generate_uid()
+        files = []
+        for offset, count in enumerate(series):
+            series_uid = generate_uid()
+            for instance in range(1, count + 1):
+                path = folder / f"s{offset}-i{instance}.dcm"
+                files.append(
+                    make_instance(
+                        path,
+                        study_uid=study_uid,
+                        series_uid=series_uid,
+                        series_number=first_series_number + offset,
+                        instance_number=instance,
+                        comments=comments,
+                    )
+                )
+        archive = tmp_path / f"upload-{number}.zip"
+        with zipfile.ZipFile(archive, "w") as zipped:
+            for index, path in enumerate(files):
+                if index == bad_member_at:
+                    zipped.writestr("notes.txt", "this is not DICOM")
+                zipped.write(path, path.name)
+        return archive
+
+    return build

@@ -1,0 +1,160 @@
+"""Projects, subjects, experiments, custom fields, resources and permissions through the real xnatpy."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+import xnat
+from xnat.exceptions import XNATResponseError, XNATUploadError
+
+from tests.support.xnat_emulator import Role
+from tests.support.xnat_fixture import XnatServer
+
+pytestmark = pytest.mark.integration
+
+
+def connect(server: XnatServer, user: str = "admin", password: str = "admin") -> xnat.session.XNATSession:
+    return xnat.connect(server.url, user=user, password=password, loglevel="ERROR")
+
+
+def test_create_project_subject_and_experiment(xnat_session: xnat.session.XNATSession) -> None:
+    project = xnat_session.classes.ProjectData(parent=xnat_session, id_="EUCAIM1", name="EUCAIM one")
+    subject = xnat_session.classes.SubjectData(parent=project, label="PSEUDO-001")
+    experiment = xnat_session.classes.MrSessionData(parent=subject, label="PSEUDO-001_MR1")
+
+    assert subject.id.startswith("XNAT_S")
+    assert experiment.id.startswith("XNAT_E")
+    assert xnat_session.projects["EUCAIM1"].name == "EUCAIM one"
+    assert list(project.subjects.key_map) == ["PSEUDO-001"]
+    found = project.experiments["PSEUDO-001_MR1"]
+    assert isinstance(found, xnat_session.classes.MrSessionData)
+    # The site-wide shortcuts answer the same object.
+    by_id = xnat_session.get_json(f"/data/experiments/{experiment.id}")["items"][0]
+    assert by_id["meta"]["xsi:type"] == "xnat:mrSessionData"
+    assert by_id["data_fields"]["subject_ID"] == subject.id
+    assert (
+        xnat_session.get_json(f"/data/subjects/{subject.id}")["items"][0]["data_fields"]["label"]
+        == "PSEUDO-001"
+    )
+
+
+def test_experiment_needs_a_known_xsi_type(xnat_session: xnat.session.XNATSession) -> None:
+    xnat_session.put("/data/projects/P1")
+    subject_id = xnat_session.put("/data/projects/P1/subjects/S1").text
+    with pytest.raises(XNATResponseError) as failure:
+        xnat_session.put(
+            f"/data/projects/P1/subjects/{subject_id}/experiments/E1", query={"xsiType": "xnat:nonsense"}
+        )
+    assert failure.value.status_code == 400
+
+
+def test_experiment_label_is_unique_within_the_project(xnat_session: xnat.session.XNATSession) -> None:
+    project = xnat_session.classes.ProjectData(parent=xnat_session, id_="P1", name="P1")
+    first = xnat_session.classes.SubjectData(parent=project, label="S1")
+    second = xnat_session.classes.SubjectData(parent=project, label="S2")
+    experiment = xnat_session.classes.CtSessionData(parent=first, label="E1")
+    # A PUT on the existing label under its own subject updates it...
+    again = xnat_session.put(f"{first.fulluri}/experiments/E1", query={"xnat:ctSessionData/note": "re-sent"})
+    assert (again.status_code, again.text) == (200, experiment.id)
+    # ...under another subject it is refused.
+    with pytest.raises(XNATResponseError) as failure:
+        xnat_session.put(f"{second.fulluri}/experiments/E1", query={"xsiType": "xnat:ctSessionData"})
+    assert failure.value.status_code == 409
+
+
+def test_custom_fields_round_trip(xnat_server: XnatServer, xnat_session: xnat.session.XNATSession) -> None:
+    project = xnat_session.classes.ProjectData(parent=xnat_session, id_="P1", name="P1")
+    subject = xnat_session.classes.SubjectData(parent=project, label="S1")
+    subject.fields["age"] = "63"
+    subject.fields["Diagnosis"] = "adenocarcinoma"
+    experiment = xnat_session.classes.CtSessionData(parent=subject, label="E1")
+    experiment.fields["tnm"] = "T2N0M0"
+
+    with connect(xnat_server) as other:
+        again = other.projects["P1"].subjects["S1"]
+        # XNAT stores custom variable names in lower case.
+        assert dict(again.fields) == {"age": "63", "diagnosis": "adenocarcinoma"}
+        assert dict(other.projects["P1"].experiments["E1"].fields) == {"tnm": "T2N0M0"}
+        children = other.get_json(f"/data/projects/P1/subjects/{subject.id}")["items"][0]["children"]
+        fields = next(c for c in children if c["field"] == "fields/field")
+        assert {"name": "age", "field": "63"} in [i["data_fields"] for i in fields["items"]]
+
+    subject.fields["age"] = "64"
+    subject.clearcache()
+    assert subject.fields["age"] == "64"
+    assert xnat_server.emulator.subject("P1", "S1").custom_fields()["age"] == "64"
+
+
+def test_resource_upload_lists_files_with_md5_digests(xnat_session: xnat.session.XNATSession) -> None:
+    project = xnat_session.classes.ProjectData(parent=xnat_session, id_="P1", name="P1")
+    subject = xnat_session.classes.SubjectData(parent=project, label="S1")
+    resource = subject.create_resource("CLINICAL", format="JSON")
+    record = b'{"age": 63, "sex": "F"}'
+    resource.upload_data(record, "clinical.json")
+
+    listing = xnat_session.get_json(f"{resource.uri}/files")["ResultSet"]["Result"]
+    assert [(f["Name"], f["Size"], f["digest"]) for f in listing] == [
+        ("clinical.json", str(len(record)), hashlib.md5(record).hexdigest())
+    ]
+    resources = xnat_session.get_json(f"/data/projects/P1/subjects/{subject.id}/resources")["ResultSet"][
+        "Result"
+    ]
+    assert [(r["label"], r["format"], r["file_count"]) for r in resources] == [("CLINICAL", "JSON", "1")]
+    downloaded = xnat_session.get(listing[0]["URI"]).content
+    assert downloaded == record
+
+
+def test_upload_over_an_existing_file_needs_overwrite(xnat_session: xnat.session.XNATSession) -> None:
+    xnat_session.put("/data/projects/P1")
+    uri = "/data/projects/P1/resources/NOTES/files/a.txt"
+    xnat_session.upload_string(uri, b"first")
+    with pytest.raises(XNATUploadError, match="409"):
+        xnat_session.upload_string(uri, b"second")
+    xnat_session.upload_string(uri, b"second", overwrite=True)
+    listing = xnat_session.get_json("/data/projects/P1/resources/NOTES/files")["ResultSet"]["Result"]
+    assert [f["digest"] for f in listing] == [hashlib.md5(b"second").hexdigest()]
+
+
+def test_accessibility_via_raw_put_and_get(xnat_session: xnat.session.XNATSession) -> None:
+    xnat_session.put("/data/projects/P1")
+    assert xnat_session.get("/data/projects/P1/accessibility").text == "private"
+    xnat_session.put("/data/projects/P1/accessibility/protected")
+    assert xnat_session.get("/data/projects/P1/accessibility").text == "protected"
+    with pytest.raises(XNATResponseError) as failure:
+        xnat_session.put("/data/projects/P1/accessibility/secret")
+    assert failure.value.status_code == 400
+
+
+def test_roles_decide_who_sees_reads_and_writes(xnat_server: XnatServer) -> None:
+    emulator = xnat_server.emulator
+    emulator.create_project("PRIV")
+    emulator.create_project("SHARED")
+    emulator.add_user("alice", "alice-pw", roles={"SHARED": Role.MEMBER})
+    emulator.add_user("bob", "bob-pw", roles={"SHARED": Role.COLLABORATOR})
+    with connect(xnat_server, "alice", "alice-pw") as alice:
+        assert list(alice.projects.keys()) == ["SHARED"]
+        alice.put("/data/projects/SHARED/subjects/S1")
+        with pytest.raises(XNATResponseError) as hidden:
+            alice.get_json("/data/projects/PRIV")
+        assert hidden.value.status_code == 404
+        with pytest.raises(XNATResponseError) as not_owner:
+            alice.put("/data/projects/SHARED/accessibility/public")
+        assert not_owner.value.status_code == 403
+    with connect(xnat_server, "bob", "bob-pw") as bob:
+        assert list(bob.projects["SHARED"].subjects.key_map) == ["S1"]
+        with pytest.raises(XNATResponseError) as read_only:
+            bob.put("/data/projects/SHARED/subjects/S2")
+        assert read_only.value.status_code == 403
+
+
+def test_read_only_project_refuses_writes_even_from_admin(
+    xnat_server: XnatServer, xnat_session: xnat.session.XNATSession
+) -> None:
+    project = xnat_session.classes.ProjectData(parent=xnat_session, id_="P1", name="P1")
+    xnat_server.emulator.make_read_only("P1")
+    with pytest.raises(XNATResponseError) as failure:
+        xnat_session.classes.SubjectData(parent=project, label="S1")
+    assert failure.value.status_code == 403
+    assert "read-only" in failure.value.text
+    assert xnat_session.get_json("/data/projects/P1/subjects")["ResultSet"]["Result"] == []
