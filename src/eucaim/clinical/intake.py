@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -10,6 +11,8 @@ from eucaim.clinical.loader import load_table
 from eucaim.clinical.mapping import ColumnMapping, load_mapping
 from eucaim.clinical.schema import DEFAULT_SCHEMA, load_schema
 from eucaim.clinical.validation import ValidationResult, validate
+
+logger = logging.getLogger(__name__)
 
 
 def check_file(
@@ -28,4 +31,17 @@ def check_file(
     mapping = load_mapping(mapping_path) if mapping_path is not None else ColumnMapping()
     loaded = load_schema(schema or mapping.schema or DEFAULT_SCHEMA, extensions=extensions)
     table = load_table(path, encoding=mapping.encoding, delimiter=mapping.delimiter, sheet=mapping.sheet)
-    return validate(table, loaded, mapping, today=today)
+    result = validate(table, loaded, mapping, today=today)
+    # File name, format and counts only: cell values never reach the log.
+    logger.info(
+        "validated %s (%s) against %s %s: %d %s(s), %d error(s), %d warning(s)",
+        table.source.name,
+        table.source.describe(),
+        loaded.name,
+        loaded.version,
+        len(result.rows),
+        table.source.row_noun,
+        len(result.errors),
+        len(result.warnings),
+    )
+    return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import logging
 from pathlib import Path
 
 from rich.table import Table as RichTable
@@ -13,6 +14,8 @@ from rich.text import Text
 from eucaim.clinical.issues import Issue
 from eucaim.clinical.linkage import LinkageReport, LinkStatus, PatientLink
 from eucaim.clinical.validation import ValidationResult
+
+logger = logging.getLogger(__name__)
 
 CSV_COLUMNS = ("severity", "row", "column", "value", "rule", "message", "hint")
 HIDDEN = "(hidden: identifying)"
@@ -30,16 +33,18 @@ def issues_table(result: ValidationResult, *, limit: int | None = 200) -> RichTa
     Cells are ``Text``, never markup: hints quote TOML such as ``[columns]``, which markup would eat.
     """
     table = RichTable(title=f"{result.source.name}: {result.source.describe()}", show_lines=True)
-    for name in ("row", "column", "value", "rule", "problem → fix"):
-        table.add_column(name, overflow="fold", ratio=3 if name == "problem → fix" else None)
+    table.add_column("row", no_wrap=True)
+    table.add_column("column", overflow="fold", max_width=24)
+    table.add_column("value", overflow="fold", max_width=20)
+    table.add_column("rule: problem → fix", overflow="fold", ratio=1)
     shown = result.issues if limit is None else result.issues[:limit]
     for issue in shown:
         _, row, column, value, rule, message, hint = _cells(issue, result.source.row_noun)
-        style = "red" if issue.is_error else "yellow"
         label = rule if issue.is_error else f"{rule} (warning)"
-        problem = Text(message)
+        problem = Text(label, style="bold red" if issue.is_error else "bold yellow")
+        problem.append(f": {message}")
         problem.append(f"\n→ {hint}", style="dim")
-        table.add_row(Text(row), Text(column), Text(value), Text(label, style=style), problem)
+        table.add_row(Text(row), Text(column), Text(value), problem)
     if limit is not None and len(result.issues) > limit:
         table.caption = f"{len(result.issues) - limit} more finding(s) in the CSV/HTML report"
     return table
@@ -150,4 +155,5 @@ def write_reports(
     html_path = directory / f"{stem}-validation.html"
     csv_path.write_text(render_csv(result), encoding="utf-8-sig", newline="")
     html_path.write_text(render_html(result, linkage), encoding="utf-8")
+    logger.info("wrote clinical validation report %s and %s", csv_path, html_path)
     return csv_path, html_path
