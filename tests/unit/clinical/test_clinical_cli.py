@@ -15,7 +15,7 @@ from eucaim.clinical.linkage import ImagingStudy, WorkspaceImaging
 from eucaim.errors import ClinicalDataError, ConfigError
 from eucaim.ingest.cli.app import app
 
-from .conftest import SECRET, data_file
+from .samples import SECRET, data_file
 
 runner = CliRunner()
 

@@ -7,7 +7,7 @@ from datetime import date
 from eucaim.clinical.linkage import ImagingStudy, LinkStatus, link
 from eucaim.deid.pseudonym import derive_patient_pseudonym
 
-from .conftest import SECRET, check
+from .samples import SECRET, check
 
 CT = ImagingStudy("1.2.3.1", "CT", date(2020, 1, 11))
 MR = ImagingStudy("1.2.3.2", "MR", date(2020, 2, 1))

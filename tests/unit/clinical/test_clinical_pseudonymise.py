@@ -17,7 +17,7 @@ from eucaim.clinical.validation import validate
 from eucaim.deid.pseudonym import derive_day_offset, derive_patient_pseudonym
 from eucaim.errors import ClinicalDataError
 
-from .conftest import SECRET, TODAY, check
+from .samples import SECRET, TODAY, check
 
 
 def test_subject_and_date_shift_equal_what_the_dicom_engine_derives() -> None:

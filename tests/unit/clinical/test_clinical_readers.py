@@ -14,7 +14,7 @@ from eucaim.clinical.csv_reader import decode, detect_delimiter
 from eucaim.clinical.loader import load_table
 from eucaim.errors import ClinicalDataError
 
-from .conftest import data_file
+from .samples import data_file
 
 SPANISH = "NHC;Topografía;Observaciones\r\n000123;próstata;Señal dudosa, revisión año próximo\r\n"
 

@@ -15,7 +15,7 @@ from eucaim.clinical.report import issues_table, linkage_table, render_html, wri
 from eucaim.clinical.schema import load_schema
 from eucaim.clinical.validation import validate
 
-from .conftest import SECRET, TODAY, check
+from .samples import SECRET, TODAY, check
 
 
 def test_csv_and_html_reports_hold_every_finding(tmp_path: Path) -> None:

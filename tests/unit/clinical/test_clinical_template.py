@@ -15,7 +15,7 @@ from eucaim.clinical.template import template_columns, write_templates
 from eucaim.clinical.validation import validate
 from eucaim.errors import ConfigError
 
-from .conftest import TODAY
+from .samples import TODAY
 
 
 def test_example_file_passes_and_template_has_the_schema_header(tmp_path: Path, schema: Schema) -> None:

@@ -13,7 +13,7 @@ from eucaim.clinical.schema import Schema
 from eucaim.clinical.validation import validate
 from eucaim.errors import ConfigError
 
-from .conftest import TODAY, check
+from .samples import TODAY, check
 
 CASE_HEADER = (
     "patient_id,population,sex,age_at_diagnosis,date_radiological_detection,date_pathological_confirmation,"
