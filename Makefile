@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # System packages the tests need (real PACS, DICOM tools, IOD validator, browser, OCR).
-APT_PACKAGES := orthanc orthanc-dicomweb dcmtk dicom3tools
-APT_BINARIES := /usr/sbin/Orthanc /usr/bin/storescu /usr/bin/dciodvfy /usr/share/orthanc/plugins/libOrthancDicomWeb.so
+APT_PACKAGES := orthanc orthanc-dicomweb dcmtk dicom3tools postgresql-15
+APT_BINARIES := /usr/sbin/Orthanc /usr/bin/storescu /usr/bin/dciodvfy /usr/share/orthanc/plugins/libOrthancDicomWeb.so \
+	/usr/lib/postgresql/15/bin/initdb
 
 .PHONY: venv demo test lint typecheck pytest system-deps clean
 
@@ -33,8 +34,8 @@ system-deps:
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench tools
-	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/ruff check src tests $(wildcard bench tools)
+	$(BIN)/ruff format --check src tests $(wildcard bench tools)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

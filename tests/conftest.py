@@ -12,6 +12,7 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 pytest_plugins = [
     "tests.support.orthanc",
     "tests.support.postgres",
+    "tests.support.cohort",
 ]
 
 

@@ -117,7 +117,7 @@ def census(root: str, token: str) -> NodeCensus:
 
 def leaked_strings(data_dir: Path, phi: tuple[str, ...]) -> set[str]:
     """Every planted identifying string found anywhere in the node's files (DB, store, logs)."""
-    needles = {s for s in phi if len(s) >= 6}
+    needles = {s for s in phi if len(s) >= 4}
     found: set[str] = set()
     for dirpath, _, filenames in os.walk(data_dir):
         for name in filenames:

@@ -21,7 +21,7 @@ from rich.text import Text
 from eucaim.ingest.pipeline.events import Advanced, Event, Notice, StageFinished, StageStarted
 
 LABELS = {
-    "reconcile": "checking node",
+    "reconcile": "checking node",  # instances a previous run may have sent
     "deidentify": "de-identifying",
     "send": "sending",
     "verify": "verifying",
@@ -35,12 +35,12 @@ class ItemRateColumn(ProgressColumn):
         elapsed = task.elapsed or 0.0
         items = int(task.fields.get("items", 0))
         rate = items / elapsed if elapsed > 0 else 0.0
-        return Text(f"{rate:6.1f} inst/s", style="progress.data.speed")
+        return Text(f"{rate:.0f} inst/s", style="progress.data.speed")
 
 
 class ItemCountColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
-        return Text(f"{task.fields.get('items', 0)}/{task.fields.get('total_items', 0)} inst")
+        return Text(f"{task.fields.get('items', 0)}/{task.fields.get('total_items', 0)}")
 
 
 class PipelineProgress:
@@ -49,8 +49,8 @@ class PipelineProgress:
     def __init__(self, console: Console) -> None:
         self._console = console
         self._progress = Progress(
-            TextColumn("[bold]{task.description:<15}"),
-            BarColumn(),
+            TextColumn("[bold]{task.description:<14}"),
+            BarColumn(bar_width=16),
             ItemCountColumn(),
             DownloadColumn(),
             TransferSpeedColumn(),

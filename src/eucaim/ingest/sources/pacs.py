@@ -299,6 +299,7 @@ class PacsClient:
         )
         if not assoc.is_established:
             raise self._association_error(assoc)
+        _disable_nagle(assoc)
         try:
             yield assoc
         finally:
@@ -409,6 +410,14 @@ class PacsClient:
                 hint=hint,
             )
         return result
+
+
+def _disable_nagle(assoc: Association) -> None:
+    # Without TCP_NODELAY each small DIMSE message we send (C-STORE responses during C-GET) can
+    # wait for the peer's delayed ACK.
+    sock = getattr(getattr(assoc.dul, "socket", None), "socket", None)
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _check_uid(study_uid: str) -> None:

@@ -8,7 +8,6 @@ localhost is the classic reason C-MOVE "works" in testing and fails in productio
 from __future__ import annotations
 
 import logging
-import socket
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -99,10 +98,6 @@ class Receiver:
                 block=False,
                 evt_handlers=[(evt.EVT_C_STORE, self.writer.handle_store)],
             )
-            # pynetdicom writes each response in several small sends; with Nagle's algorithm the
-            # second waits for the sender's delayed ACK (~40 ms per instance). Linux passes the
-            # option on to every accepted connection.
-            self._server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError as exc:
             raise ConfigError(
                 f"cannot listen on {self.bind_address}:{self.port}: {exc.strerror}",
