@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from pydicom.uid import generate_uid
+
 from tests.integration.sources.studies import StudyFactory, StudyFiles, write_instance
 
 

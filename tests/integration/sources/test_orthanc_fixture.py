@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from tests.integration.sources.studies import StudyFactory
 from tests.support.orthanc import OrthancServer
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from tests.integration.sources.studies import StudyFactory
-from tests.support.orthanc import OrthancServer, free_port
 
 from eucaim.errors import ConfigError, TransientError
 from eucaim.ingest.sources.pacs import PacsClient, PacsConfig, PacsError, PacsUnavailable
 from eucaim.ingest.sources.query import StudyQuery
 from eucaim.ingest.sources.receiver import Receiver
+from tests.integration.sources.studies import StudyFactory
+from tests.support.orthanc import OrthancServer, free_port
 
 pytestmark = pytest.mark.integration
 
