@@ -1,0 +1,256 @@
+"""STOW-RS against a real node: statuses, per-instance reasons, refusal of identified data, idempotence."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import httpx
+from pydicom.uid import generate_uid
+from sqlalchemy import func, select
+
+from eucaim.dicomweb.status import FailureReason
+from eucaim.dicomweb.store_response import StoreResponse, parse_store_response
+from eucaim.node.models import Instance, Series, Study
+from tests.support.node_server import SeededNode, deidentified_instance, stow_body
+
+
+def _post(
+    seeded: SeededNode, parts: list[Path | bytes], *, study: str | None = None, raw: bytes | None = None
+) -> httpx.Response:
+    content_type, body = stow_body(parts)
+    url = f"{seeded.dicomweb_url}/studies" + (f"/{study}" if study else "")
+    return httpx.post(
+        url,
+        content=raw if raw is not None else body,
+        headers={"Authorization": f"Bearer {seeded.ingester_token}", "Content-Type": content_type},
+    )
+
+
+def _parsed(response: httpx.Response) -> StoreResponse:
+    assert response.headers["content-type"] == "application/dicom+json"
+    return parse_store_response(response.json())
+
+
+def _stored_files(seeded: SeededNode) -> list[Path]:
+    return sorted(seeded.node.store_dir.rglob("*.dcm"))
+
+
+def _count(seeded: SeededNode, model: type) -> int:
+    with seeded.node.context.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_all_stored_is_200_with_retrieve_urls_and_files_in_the_documented_layout(
+    seeded_node: SeededNode, tmp_path: Path
+) -> None:
+    study, series = generate_uid(), generate_uid()
+    files = [tmp_path / f"{n}.dcm" for n in range(3)]
+    datasets = [
+        deidentified_instance(f, study_uid=study, series_uid=series, instance_number=n)
+        for n, f in enumerate(files)
+    ]
+    response = _post(seeded_node, list(files))
+    assert response.status_code == 200
+    result = _parsed(response)
+    assert result.retrieve_url == f"{seeded_node.dicomweb_url}/studies/{study}"
+    assert {s.sop_instance_uid for s in result.stored} == {d.SOPInstanceUID for d in datasets}
+    assert result.failed == () and result.other_failures == ()
+    urls = {s.sop_instance_uid: s.retrieve_url for s in result.stored}
+    folder = seeded_node.node.store_dir / "test-bb" / study / series
+    assert set(_stored_files(seeded_node)) == {folder / f"{d.SOPInstanceUID}.dcm" for d in datasets}
+    with seeded_node.node.context.sessions() as session:
+        rows = {r.sop_instance_uid: r for r in session.scalars(select(Instance))}
+    for ds, f in zip(datasets, files, strict=True):
+        uid = ds.SOPInstanceUID
+        assert urls[uid] == f"{seeded_node.dicomweb_url}/studies/{study}/series/{series}/instances/{uid}"
+        assert (folder / f"{uid}.dcm").read_bytes() == f.read_bytes()
+        assert rows[uid].sha256 == hashlib.sha256(f.read_bytes()).hexdigest()
+        assert rows[uid].size == f.stat().st_size
+    assert (_count(seeded_node, Study), _count(seeded_node, Series)) == (1, 1)
+    # Nothing is left behind in the spool folder.
+    assert list(seeded_node.node.settings.tmp_dir.iterdir()) == []
+
+
+def test_instance_without_identity_removed_is_refused_and_not_stored(
+    seeded_node: SeededNode, tmp_path: Path
+) -> None:
+    good = deidentified_instance(tmp_path / "good.dcm")
+    bad = deidentified_instance(tmp_path / "bad.dcm", identity_removed=None)
+    no = deidentified_instance(tmp_path / "no.dcm", identity_removed="NO")
+    response = _post(seeded_node, [tmp_path / "good.dcm", tmp_path / "bad.dcm", tmp_path / "no.dcm"])
+    assert response.status_code == 202
+    result = _parsed(response)
+    assert [s.sop_instance_uid for s in result.stored] == [good.SOPInstanceUID]
+    assert {f.sop_instance_uid: f.failure_reason for f in result.failed} == {
+        bad.SOPInstanceUID: FailureReason.NOT_DEIDENTIFIED,
+        no.SOPInstanceUID: FailureReason.NOT_DEIDENTIFIED,
+    }
+    assert all("PatientIdentityRemoved" in f.comment for f in result.failed)
+    assert [p.name for p in _stored_files(seeded_node)] == [f"{good.SOPInstanceUID}.dcm"]
+    assert _count(seeded_node, Instance) == 1
+
+
+def test_only_identified_instances_is_409_and_nothing_stored(seeded_node: SeededNode, tmp_path: Path) -> None:
+    deidentified_instance(tmp_path / "bad.dcm", identity_removed=None)
+    response = _post(seeded_node, [tmp_path / "bad.dcm"])
+    assert response.status_code == 409
+    assert _parsed(response).failed[0].failure_reason == FailureReason.NOT_DEIDENTIFIED
+    assert _stored_files(seeded_node) == []
+    assert (_count(seeded_node, Study), _count(seeded_node, Instance)) == (0, 0)
+
+
+def test_study_uid_in_url_must_match_each_instance(seeded_node: SeededNode, tmp_path: Path) -> None:
+    study = generate_uid()
+    inside = deidentified_instance(tmp_path / "in.dcm", study_uid=study)
+    outside = deidentified_instance(tmp_path / "out.dcm")
+    response = _post(seeded_node, [tmp_path / "in.dcm", tmp_path / "out.dcm"], study=study)
+    assert response.status_code == 202
+    result = _parsed(response)
+    assert result.retrieve_url == f"{seeded_node.dicomweb_url}/studies/{study}"
+    assert [s.sop_instance_uid for s in result.stored] == [inside.SOPInstanceUID]
+    assert [(f.sop_instance_uid, f.failure_reason) for f in result.failed] == [
+        (outside.SOPInstanceUID, FailureReason.PROCESSING_FAILURE)
+    ]
+    only_wrong = _post(seeded_node, [tmp_path / "out.dcm"], study=study)
+    assert only_wrong.status_code == 409
+
+
+def test_resending_identical_instances_stores_nothing_twice(seeded_node: SeededNode, tmp_path: Path) -> None:
+    files = [tmp_path / f"{n}.dcm" for n in range(2)]
+    datasets = [deidentified_instance(f) for f in files]
+    first = _post(seeded_node, list(files))
+    stored_before = {p: p.stat().st_mtime_ns for p in _stored_files(seeded_node)}
+    second = _post(seeded_node, list(files))
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert {s.sop_instance_uid for s in _parsed(second).stored} == {d.SOPInstanceUID for d in datasets}
+    # Same objects, untouched, and one index row each.
+    assert {p: p.stat().st_mtime_ns for p in _stored_files(seeded_node)} == stored_before
+    assert _count(seeded_node, Instance) == 2
+    assert _count(seeded_node, Study) == 2
+
+
+def test_same_uid_with_other_bytes_is_refused_as_duplicate_and_first_kept(
+    seeded_node: SeededNode, tmp_path: Path
+) -> None:
+    sop, study, series = generate_uid(), generate_uid(), generate_uid()
+    kw = {"sop_uid": sop, "study_uid": study, "series_uid": series}
+    deidentified_instance(tmp_path / "a.dcm", pixel_seed=1, **kw)
+    deidentified_instance(tmp_path / "b.dcm", pixel_seed=2, **kw)
+    assert _post(seeded_node, [tmp_path / "a.dcm"]).status_code == 200
+    response = _post(seeded_node, [tmp_path / "b.dcm"])
+    assert response.status_code == 409
+    failure = _parsed(response).failed[0]
+    assert (failure.sop_instance_uid, failure.failure_reason) == (sop, FailureReason.DUPLICATE_SOP_INSTANCE)
+    (stored,) = _stored_files(seeded_node)
+    assert stored.read_bytes() == (tmp_path / "a.dcm").read_bytes()
+
+
+def test_garbage_body_is_400_with_a_reason(seeded_node: SeededNode) -> None:
+    response = _post(seeded_node, [], raw=b"this is not multipart at all")
+    assert response.status_code == 400
+    (failure,) = _parsed(response).other_failures
+    assert failure.failure_reason == FailureReason.CANNOT_UNDERSTAND
+    assert "boundary" in failure.comment
+
+
+def test_non_dicom_part_is_reported_next_to_a_stored_one(seeded_node: SeededNode, tmp_path: Path) -> None:
+    good = deidentified_instance(tmp_path / "good.dcm")
+    response = _post(seeded_node, [tmp_path / "good.dcm", b"plain text, not DICOM"])
+    assert response.status_code == 202
+    result = _parsed(response)
+    assert [s.sop_instance_uid for s in result.stored] == [good.SOPInstanceUID]
+    (other,) = result.other_failures
+    assert other.failure_reason == FailureReason.CANNOT_UNDERSTAND
+    assert other.comment.startswith("part 2")
+
+
+def test_only_non_dicom_parts_is_400(seeded_node: SeededNode) -> None:
+    response = _post(seeded_node, [b"not dicom", b"\x00" * 200])
+    assert response.status_code == 400
+    assert len(_parsed(response).other_failures) == 2
+
+
+def test_truncated_body_keeps_whole_parts_and_reports_the_cut_one(
+    seeded_node: SeededNode, tmp_path: Path
+) -> None:
+    whole = deidentified_instance(tmp_path / "whole.dcm")
+    deidentified_instance(tmp_path / "cut.dcm")
+    _, body = stow_body([tmp_path / "whole.dcm", tmp_path / "cut.dcm"], boundary="B0UNDARY")
+    cut = body[: len(body) - 100]  # inside the second part's pixel data
+    response = httpx.post(
+        f"{seeded_node.dicomweb_url}/studies",
+        content=cut,
+        headers={
+            "Authorization": f"Bearer {seeded_node.ingester_token}",
+            "Content-Type": 'multipart/related; type="application/dicom"; boundary=B0UNDARY',
+        },
+    )
+    assert response.status_code == 202
+    result = _parsed(response)
+    assert [s.sop_instance_uid for s in result.stored] == [whole.SOPInstanceUID]
+    (other,) = result.other_failures
+    assert "part 2 is incomplete" in other.comment
+    assert len(_stored_files(seeded_node)) == 1
+
+
+def test_truncated_dicom_inside_a_whole_part_is_refused(seeded_node: SeededNode, tmp_path: Path) -> None:
+    ds = deidentified_instance(tmp_path / "i.dcm")
+    data = (tmp_path / "i.dcm").read_bytes()
+    response = _post(seeded_node, [data[:-40]])
+    assert response.status_code == 400
+    failure = _parsed(response).failed[0]
+    assert failure.sop_instance_uid == ds.SOPInstanceUID
+    assert failure.failure_reason == FailureReason.CANNOT_UNDERSTAND
+    assert "truncated" in failure.comment
+    assert _stored_files(seeded_node) == []
+
+
+def test_wrong_media_types_are_415(seeded_node: SeededNode, tmp_path: Path) -> None:
+    deidentified_instance(tmp_path / "i.dcm")
+    auth = {"Authorization": f"Bearer {seeded_node.ingester_token}"}
+    url = f"{seeded_node.dicomweb_url}/studies"
+    single = httpx.post(
+        url, content=(tmp_path / "i.dcm").read_bytes(), headers=auth | {"Content-Type": "application/dicom"}
+    )
+    assert single.status_code == 415
+    assert single.headers["content-type"] == "application/problem+json"
+    json_parts = httpx.post(
+        url,
+        content=b"--x\r\n\r\n{}\r\n--x--\r\n",
+        headers=auth | {"Content-Type": 'multipart/related; type="application/dicom+json"; boundary=x'},
+    )
+    assert json_parts.status_code == 415
+    assert _stored_files(seeded_node) == []
+
+
+def test_missing_boundary_is_400(seeded_node: SeededNode) -> None:
+    response = httpx.post(
+        f"{seeded_node.dicomweb_url}/studies",
+        content=b"--x--",
+        headers={
+            "Authorization": f"Bearer {seeded_node.ingester_token}",
+            "Content-Type": 'multipart/related; type="application/dicom"',
+        },
+    )
+    assert response.status_code == 400
+    assert "boundary" in response.json()["detail"]
+
+
+def test_body_is_streamed_in_small_chunks(seeded_node: SeededNode, tmp_path: Path) -> None:
+    files = [tmp_path / f"{n}.dcm" for n in range(4)]
+    for f in files:
+        deidentified_instance(f)
+    content_type, body = stow_body(list(files))
+
+    def trickle() -> object:
+        for i in range(0, len(body), 97):  # boundaries and headers split across chunks
+            yield body[i : i + 97]
+
+    response = httpx.post(
+        f"{seeded_node.dicomweb_url}/studies",
+        content=trickle(),  # type: ignore[arg-type]
+        headers={"Authorization": f"Bearer {seeded_node.ingester_token}", "Content-Type": content_type},
+    )
+    assert response.status_code == 200
+    assert len(_parsed(response).stored) == 4

@@ -1,0 +1,242 @@
+"""A real eucaim-node for tests: uvicorn in a thread on a free loopback port, fresh data folder.
+
+Other suites use it to push to, search and retrieve from the node over real HTTP::
+
+    from tests.support.node_server import running_node
+
+    def test_push(tmp_path):
+        with running_node(tmp_path / "node") as node:
+            token = node.add_user("alice", "data-ingester")
+            node.create_biobank("bb1", managers=["alice"])
+            r = httpx.get(node.dicomweb_url("bb1") + "/studies", headers=node.auth(token))
+
+or, through fixtures (register them in your conftest.py the way tests/support/orthanc.py is)::
+
+    def pytest_configure(config):
+        config.pluginmanager.import_plugin("tests.support.node_server")
+
+    def test_push(seeded_node):  # a node with users and one biobank, fresh per test
+        url = seeded_node.dicomweb_url          # .../biobanks/test-bb/dicom-web
+        token = seeded_node.ingester_token      # manages test-bb; also admin_token, validator_token,
+                                                # outsider_token (an ingester of another biobank)
+
+Fixtures: ``node_server`` (an empty node: no users, no biobanks) and ``seeded_node``. Both use
+SQLite and the filesystem store in ``tmp_path``; pass ``database_url=`` to :func:`running_node` for
+another database. Users, tokens and biobanks are made through the node's service layer, exactly as
+``eucaim-node user add`` / ``biobank create`` do. :func:`deidentified_instance` writes small valid
+Part-10 files (8x8 CT/MR, PatientIdentityRemoved=YES by default) and :func:`stow_body` wraps files
+in a STOW-RS multipart body.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+import uvicorn
+from pydicom.dataset import FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from eucaim.dicomweb.multipart import encode_multipart, multipart_related_type, new_boundary
+from eucaim.node.app import create_app, prepare_storage
+from eucaim.node.context import NodeContext, build_context
+from eucaim.node.db import session_scope
+from eucaim.node.roles import Role
+from eucaim.node.server import build_server_config
+from eucaim.node.services.accounts import create_user, issue_token
+from eucaim.node.services.biobanks import create_biobank
+from eucaim.node.settings import Settings
+
+STARTUP_TIMEOUT = 15.0
+CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
+
+
+@dataclass
+class RunningNode:
+    """A node serving on ``url`` (``http://127.0.0.1:<port>``, or https with TLS)."""
+
+    url: str
+    data_dir: Path
+    settings: Settings
+    context: NodeContext
+
+    def add_user(self, name: str, role: str | Role = Role.DATA_INGESTER) -> str:
+        """Create a user and return a fresh API token for it."""
+        with session_scope(self.context.sessions) as session:
+            user = create_user(session, name=name, role=Role(role))
+            return issue_token(session, user=user, now=datetime.now(UTC), ttl=timedelta(days=1))
+
+    def create_biobank(self, code: str, *, managers: Sequence[str] = (), name: str | None = None) -> None:
+        """Create a biobank managed by existing users."""
+        with session_scope(self.context.sessions) as session:
+            create_biobank(session, code=code, name=name or f"Biobank {code}", managers=managers)
+
+    def dicomweb_url(self, code: str) -> str:
+        """Return the DICOMweb root of a biobank."""
+        return f"{self.url}/biobanks/{code}/dicom-web"
+
+    @staticmethod
+    def auth(token: str) -> dict[str, str]:
+        """Return the Authorization header for ``token``."""
+        return {"Authorization": f"Bearer {token}"}
+
+    @property
+    def store_dir(self) -> Path:
+        """Return the filesystem image store's folder."""
+        return self.settings.resolved_store_dir
+
+
+@contextmanager
+def running_node(
+    data_dir: Path,
+    *,
+    database_url: str | None = None,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+) -> Iterator[RunningNode]:
+    """Serve a node from ``data_dir`` until the block ends; the schema is migrated first."""
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    context = build_context(settings)
+    if database_url and not settings.is_sqlite:
+        from eucaim.node.migration import upgrade_database
+
+        upgrade_database(context.engine)
+    prepare_storage(context)
+    config = build_server_config(
+        create_app(settings, context=context),
+        host="127.0.0.1",
+        port=0,  # the OS picks a free port; read back below, so no race with other tests
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        log_level="warning",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="eucaim-node-test", daemon=True)
+    thread.start()
+    try:
+        deadline = datetime.now(UTC) + timedelta(seconds=STARTUP_TIMEOUT)
+        while not server.started:
+            if not thread.is_alive() or datetime.now(UTC) > deadline:
+                raise RuntimeError("eucaim-node test server did not start; see the log output above")
+            thread.join(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        scheme = "https" if tls_cert else "http"
+        yield RunningNode(
+            url=f"{scheme}://127.0.0.1:{port}", data_dir=data_dir, settings=settings, context=context
+        )
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        context.engine.dispose()
+
+
+@dataclass
+class SeededNode:
+    """A running node with one biobank and a user of every kind."""
+
+    node: RunningNode
+    biobank: str
+    ingester_token: str
+    outsider_token: str
+    validator_token: str
+    admin_token: str
+
+    @property
+    def url(self) -> str:
+        """Return the node's base URL."""
+        return self.node.url
+
+    @property
+    def dicomweb_url(self) -> str:
+        """Return the DICOMweb root of the seeded biobank."""
+        return self.node.dicomweb_url(self.biobank)
+
+
+@pytest.fixture
+def node_server(tmp_path: Path) -> Iterator[RunningNode]:
+    """An empty node (no users, no biobanks) on SQLite in tmp_path."""
+    with running_node(tmp_path / "node-data") as node:
+        yield node
+
+
+@pytest.fixture
+def seeded_node(node_server: RunningNode) -> SeededNode:
+    """A node with biobank ``test-bb`` managed by ``ingester``, plus outsider/validator/admin users."""
+    seeded = SeededNode(
+        node=node_server,
+        biobank="test-bb",
+        ingester_token=node_server.add_user("ingester", Role.DATA_INGESTER),
+        outsider_token=node_server.add_user("outsider", Role.DATA_INGESTER),
+        validator_token=node_server.add_user("validator", Role.VALIDATOR),
+        admin_token=node_server.add_user("admin", Role.ADMIN),
+    )
+    node_server.create_biobank("test-bb", managers=["ingester"])
+    node_server.create_biobank("other-bb", managers=["outsider"])
+    return seeded
+
+
+def deidentified_instance(
+    path: Path,
+    *,
+    study_uid: str | None = None,
+    series_uid: str | None = None,
+    sop_uid: str | None = None,
+    modality: str = "CT",
+    patient_id: str = "EUCAIM-0001",
+    study_date: str = "20200101",
+    instance_number: int = 1,
+    identity_removed: str | None = "YES",
+    pixel_seed: int = 0,
+    **attributes: object,
+) -> pydicom.Dataset:
+    """Write a small de-identified Part-10 instance to ``path`` and return it.
+
+    ``identity_removed=None`` leaves PatientIdentityRemoved out; extra keyword arguments set more
+    attributes (``BodyPartExamined="CHEST"``).
+    """
+    sop_class = MR_IMAGE_STORAGE if modality == "MR" else CT_IMAGE_STORAGE
+    ds = pydicom.Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = sop_class
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = sop_uid or generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.StudyInstanceUID = study_uid or generate_uid()
+    ds.SeriesInstanceUID = series_uid or generate_uid()
+    ds.PatientID = patient_id
+    ds.PatientName = patient_id
+    ds.PatientSex = "F"
+    ds.PatientAge = "054Y"
+    ds.StudyDate = study_date
+    ds.Modality = modality
+    ds.SeriesNumber = 1
+    ds.InstanceNumber = instance_number
+    if identity_removed is not None:
+        ds.PatientIdentityRemoved = identity_removed
+    ds.Rows = ds.Columns = 8
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    for keyword, value in attributes.items():
+        setattr(ds, keyword, value)
+    ds.PixelData = np.full((8, 8), pixel_seed, dtype=np.uint16).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return ds
+
+
+def stow_body(parts: Sequence[Path | bytes], *, boundary: str | None = None) -> tuple[str, bytes]:
+    """Return (Content-Type, body) of a STOW-RS request carrying files or raw byte parts."""
+    boundary = boundary or new_boundary()
+    chunks = [("application/dicom", [p.read_bytes() if isinstance(p, Path) else p]) for p in parts]
+    return multipart_related_type(boundary, "application/dicom"), b"".join(encode_multipart(chunks, boundary))
