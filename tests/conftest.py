@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.support.orthanc",
     "tests.support.postgres",
     "tests.support.cohort",
+    "tests.support.node_server",
 ]
 
 

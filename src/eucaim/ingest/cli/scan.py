@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
-from rich.table import Table
 
 from eucaim.ingest.cli.app import WorkspaceOption, app, console, resolve_workspace_path
 from eucaim.ingest.scanner import ScanSummary, scan_paths
@@ -36,15 +35,23 @@ def print_scan_summary(summary: ScanSummary) -> None:
         f"[{'red' if summary.problems else 'green'}]{len(summary.problems)} not usable[/]"
     )
     if summary.problems:
-        table = Table(title="Files that will not be sent", show_lines=False)
-        table.add_column("file")
-        table.add_column("reason")
-        table.add_column("detail")
-        for path, reason, detail in summary.problems[:50]:
-            table.add_row(path, reason, detail)
-        console.print(table)
-        if len(summary.problems) > 50:
-            console.print(f"... and {len(summary.problems) - 50} more (see `eucaim-ingest status`)")
+        console.print("[bold]files that will not be sent:[/]")
+        for path, reason, detail in summary.problems[:100]:
+            console.print(f"  [red]{reason:<17}[/] {describe_problem(path, detail)}", soft_wrap=True)
+        if len(summary.problems) > 100:
+            console.print(f"  ... and {len(summary.problems) - 100} more (see `eucaim-ingest status`)")
+
+
+def describe_problem(path: str, detail: str) -> str:
+    """``path: detail`` with the path shown once, relative to the current folder when below it."""
+    shown = path
+    try:
+        shown = str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        pass
+    if detail.startswith(path):
+        detail = detail[len(path) :].lstrip(" :")
+    return f"{shown}: {detail}"
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from eucaim.ingest.cli.app import WorkspaceOption, app, console, resolve_workspace_path
+from eucaim.ingest.cli.scan import describe_problem
 from eucaim.ingest.state.states import InstanceState
 from eucaim.ingest.workspace import Workspace
 
@@ -29,18 +30,12 @@ def status(workspace: WorkspaceOption = None) -> None:
         console.print(table)
         quarantined = ws.state.instances([InstanceState.QUARANTINED])
         if quarantined:
-            q = Table(title="Quarantined (not sent)")
-            q.add_column("file")
-            q.add_column("reason")
-            q.add_column("detail")
+            console.print(f"[bold]{len(quarantined)} instances are quarantined (not sent):[/]")
             for row in quarantined[:100]:
-                q.add_row(row.path, row.reason or "", row.last_error or "")
-            console.print(q)
+                text = describe_problem(row.path, row.last_error or "")
+                console.print(f"  [red]{row.reason or '':<17}[/] {text}", soft_wrap=True)
         problems = ws.state.scan_problems()
         if problems:
-            p = Table(title="Files that are not usable DICOM")
-            p.add_column("file")
-            p.add_column("reason")
-            for path, reason, _ in problems[:100]:
-                p.add_row(path, reason)
-            console.print(p)
+            console.print(f"[bold]{len(problems)} files are not usable DICOM:[/]")
+            for path, reason, detail in problems[:100]:
+                console.print(f"  [red]{reason:<17}[/] {describe_problem(path, detail)}", soft_wrap=True)
