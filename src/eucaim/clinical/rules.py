@@ -12,7 +12,7 @@ from eucaim.clinical.values import Value
 DAYS_PER_YEAR = 365.2425
 
 # (rule, typed values of the row, field -> source column, row number) -> issues
-RuleCheck = Callable[[Rule, Mapping[str, Value], Mapping[str, str], int], Iterator[Issue]]
+RuleCheck = Callable[[Rule, Mapping[str, Value], Mapping[str, str], int | None], Iterator[Issue]]
 
 
 def _date(values: Mapping[str, Value], name: object) -> date | None:
@@ -21,7 +21,7 @@ def _date(values: Mapping[str, Value], name: object) -> date | None:
 
 
 def check_date_order(
-    rule: Rule, values: Mapping[str, Value], columns: Mapping[str, str], row: int
+    rule: Rule, values: Mapping[str, Value], columns: Mapping[str, str], row: int | None
 ) -> Iterator[Issue]:
     """``before`` must not be later than ``after`` (plus ``slack_days``)."""
     first_name, second_name = str(rule.params["before"]), str(rule.params["after"])
@@ -42,7 +42,7 @@ def check_date_order(
 
 
 def check_age_matches_dates(
-    rule: Rule, values: Mapping[str, Value], columns: Mapping[str, str], row: int
+    rule: Rule, values: Mapping[str, Value], columns: Mapping[str, str], row: int | None
 ) -> Iterator[Issue]:
     """The stated age must match birth date and the first available event date within tolerance."""
     age_name = str(rule.params["age"])
