@@ -43,41 +43,35 @@ def read_dataset(path: Path) -> pydicom.FileDataset:
     try:
         if not path.is_file():
             raise InvalidDicomError(
-                f"{path} is not a regular file (a dangling link, a folder or a device)",
+                "not a regular file (a dangling link, a folder or a device)",
                 path=path,
                 reason="unreadable",
                 hint="check the link target or the export",
             )
         size = path.stat().st_size
     except OSError as exc:
-        raise InvalidDicomError(
-            f"{path} cannot be read: {exc.strerror}", path=path, reason="unreadable"
-        ) from exc
+        raise InvalidDicomError(f"cannot be read: {exc.strerror}", path=path, reason="unreadable") from exc
     if size == 0:
-        raise InvalidDicomError(f"{path} is empty (0 bytes)", path=path, reason="empty")
+        raise InvalidDicomError("empty (0 bytes)", path=path, reason="empty")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             ds = pydicom.dcmread(path)
     except PydicomInvalidDicomError as exc:
         raise InvalidDicomError(
-            f"{path} is not a DICOM Part-10 file (no 'DICM' preamble)",
+            "not a DICOM Part-10 file (no 'DICM' preamble)",
             path=path,
             reason="not_dicom",
             hint="only DICOM files are transferred; remove it from the source or ignore this line",
         ) from exc
     except OSError as exc:
-        raise InvalidDicomError(
-            f"{path} cannot be read: {exc.strerror}", path=path, reason="unreadable"
-        ) from exc
+        raise InvalidDicomError(f"cannot be read: {exc.strerror}", path=path, reason="unreadable") from exc
     except Exception as exc:  # pydicom raises many types on corrupt input; all mean the same here
-        raise InvalidDicomError(
-            f"{path} is corrupt DICOM: {type(exc).__name__}", path=path, reason="corrupt"
-        ) from exc
+        raise InvalidDicomError(f"corrupt DICOM: {type(exc).__name__}", path=path, reason="corrupt") from exc
     for warning in caught:
         if "End of file" in str(warning.message) or "delimiter" in str(warning.message):
             raise InvalidDicomError(
-                f"{path} is truncated: it ends inside an element", path=path, reason="truncated"
+                "truncated: the file ends inside an element", path=path, reason="truncated"
             )
     _check_complete(ds, path)
     return ds
@@ -90,8 +84,7 @@ def _check_complete(ds: pydicom.Dataset, path: Path) -> None:
             continue
         if elem.length != UNDEFINED_LENGTH and len(elem.value) < elem.length:
             raise InvalidDicomError(
-                f"{path} is truncated: element {tag} declares {elem.length} bytes, "
-                f"the file holds {len(elem.value)}",
+                f"truncated: element {tag} declares {elem.length} bytes, the file holds {len(elem.value)}",
                 path=path,
                 reason="truncated",
                 hint="copy the file again from its source",
@@ -103,7 +96,10 @@ def header_of(ds: pydicom.Dataset, path: Path) -> InstanceHeader:
     for keyword in REQUIRED_KEYWORDS:
         if not str(ds.get(keyword, "") or "").strip():
             raise InvalidDicomError(
-                f"{path} has no {keyword}", path=path, reason="missing_attribute", hint="not sendable"
+                f"no {keyword}",
+                path=path,
+                reason="missing_attribute",
+                hint="an instance cannot be tracked without it; fix the export at the source",
             )
     return InstanceHeader(
         sop_instance_uid=str(ds.SOPInstanceUID).strip(),

@@ -43,14 +43,12 @@ def print_scan_summary(summary: ScanSummary) -> None:
 
 
 def describe_problem(path: str, detail: str) -> str:
-    """``path: detail`` with the path shown once, relative to the current folder when below it."""
+    """``path: detail``, the path relative to the current folder when below it."""
     shown = path
     try:
         shown = str(Path(path).relative_to(Path.cwd()))
     except ValueError:
         pass
-    if detail.startswith(path):
-        detail = detail[len(path) :].lstrip(" :")
     return f"{shown}: {detail}"
 
 
