@@ -47,9 +47,9 @@ OPTION_COLUMNS = {
     "cleanGraphOpt": "clean-graphics",
 }
 
-# Type of the attribute in the IODs where it appears (PS3.3). Type 1 -> D, Type 2 -> Z,
-# Type 3 -> X. Where IODs disagree the most demanding Type is listed, so that no IOD loses a
-# required attribute (the dummy or empty value carries no identity).
+# Type of the attribute in the IODs where it appears (PS3.3). Type 1 -> D, Type 2 -> Z (or D
+# where Z is not offered), Type 3 -> X. Where IODs disagree the most demanding Type is listed,
+# so that no IOD loses a required attribute (the dummy or empty value carries no identity).
 KNOWN_TYPES: dict[str, int] = {
     "PatientID": 2,  # Patient Module
     "ContentDate": 1,  # Type 1 in Enhanced CT/MR, SEG, SR; 2C in General Image
@@ -65,12 +65,12 @@ KNOWN_TYPES: dict[str, int] = {
     "InstitutionName": 3,
     "InstitutionCodeSequence": 3,
     "StationName": 3,
-    "OperatorsName": 3,
+    "OperatorsName": 2,  # Type 2 in RT Series
     "OperatorIdentificationSequence": 3,
-    "DeviceSerialNumber": 2,  # Type 2 in Enhanced General Equipment (Enhanced CT/MR, SEG)
+    "DeviceSerialNumber": 1,  # Type 1 in Enhanced General Equipment (Enhanced CT/MR, SEG)
     "ProtocolName": 3,
     "ReferencedStudySequence": 3,
-    "ReferencedPerformedProcedureStepSequence": 3,
+    "ReferencedPerformedProcedureStepSequence": 2,  # Type 2 in SR Document Series
     "AcquisitionContextSequence": 2,  # Type 2 in SR Document Content and Enhanced images
     "ObservationDateTime": 1,  # Type 1 in SR Verifying Observer items and content items
     "ReviewerName": 2,  # Type 2C in RT Approval
@@ -99,7 +99,6 @@ KNOWN_TYPES: dict[str, int] = {
     "RTTreatmentApproachLabel": 3,
     "TreatmentSite": 3,
 }
-TYPE_TO_CODE = {1: "D", 2: "Z", 3: "X"}
 STRICTNESS = "XZD"
 
 
@@ -116,8 +115,12 @@ def resolve(code: str, keyword: str) -> str:
     if "U" in parts:
         return "U"
     known = KNOWN_TYPES.get(keyword)
-    if known is not None and TYPE_TO_CODE[known] in parts:
-        return TYPE_TO_CODE[known]
+    if known is not None:
+        # Type 1 needs a value, Type 2 needs the attribute (empty if Z is allowed, else a dummy).
+        preferred = {1: ("D",), 2: ("Z", "D"), 3: ("X",)}[known]
+        for code_ in preferred:
+            if code_ in parts:
+                return code_
     return min(parts, key=STRICTNESS.index)
 
 

@@ -41,6 +41,7 @@ _SCRUBBED_VRS = frozenset({"LO", "SH", "CS"})
 _LONG_TEXT_VRS = frozenset({"LT", "ST", "UT", "UC", "PN"})
 _TAG_PATIENT_ID = 0x00100020
 _TAG_PATIENT_NAME = 0x00100010
+_TAG_CONTENT_SEQUENCE = 0x0040A730
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ def _name(tag: int) -> str:
 
 
 def _vr_of(raw: DataElement | RawDataElement, tag: int) -> str:
-    if raw.VR:
+    """The element's VR; explicit UN on a public tag is resolved from the dictionary, as pydicom does."""
+    if raw.VR and raw.VR != "UN":
         return str(raw.VR)
     try:
         return str(dictionary_VR(tag))
@@ -231,6 +233,8 @@ class Deidentifier:
                 return
             for item in elem.value:
                 self._clean(item, path, name + ">", run)
+            if path[-1] == _TAG_CONTENT_SEQUENCE:
+                self._drop_emptied_text_items(elem, name, run)
             return
         if action is Action.KEEP:
             return
@@ -260,6 +264,13 @@ class Deidentifier:
                 )
             else:
                 del ds[elem.tag]
+
+    def _drop_emptied_text_items(self, elem: DataElement, name: str, run: _Run) -> None:
+        """SR TEXT items whose text was removed would be invalid: remove the whole item."""
+        kept = [i for i in elem.value if not (i.get("ValueType") == "TEXT" and "TextValue" not in i)]
+        if len(kept) != len(elem.value):
+            run.actions[name + ">TEXT item"] = Action.REMOVE.value
+            elem.value = kept
 
     def _remap_uids(self, elem: DataElement, tag: int) -> None:
         if tag in EXEMPT_UID_TAGS:

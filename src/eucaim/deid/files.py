@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
+from pydicom.dataelem import RawDataElement
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 
 from eucaim.deid.engine import Deidentifier
@@ -69,6 +70,7 @@ def _read_checked(src: Path) -> pydicom.Dataset:
             path=src,
             hint="re-export the file from the source system",
         ) from exc
+    _check_complete(ds, src)
     missing = [k for k in _REQUIRED if not str(ds.get(k, "") or "").strip()]
     if missing:
         raise InvalidDicomError(
@@ -78,6 +80,36 @@ def _read_checked(src: Path) -> pydicom.Dataset:
         )
     _check_pixel_length(ds, src)
     return ds
+
+
+def _check_complete(ds: pydicom.Dataset, src: Path) -> None:
+    """Refuse a file whose last element runs past the end of the file.
+
+    pydicom reads a defined-length sequence cut short without complaint, and stops quietly at
+    the end of an undefined-length one, so a truncated file would otherwise come out as a
+    well-formed but incomplete object.
+    """
+    syntax = str(ds.file_meta.get("TransferSyntaxUID", "")) if hasattr(ds, "file_meta") else ""
+    keys = list(ds.keys())
+    if not keys or syntax == "1.2.840.10008.1.2.1.99":  # offsets of a deflated body are not file offsets
+        return
+    raw = ds.get_item(keys[-1])
+    if not isinstance(raw, RawDataElement) or raw.value_tell is None:
+        return
+    size = src.stat().st_size
+    if raw.length == 0xFFFFFFFF:
+        delimiter = b"\xff\xfe\xe0\xdd" if syntax == "1.2.840.10008.1.2.2" else b"\xfe\xff\xdd\xe0"
+        with src.open("rb") as fh:
+            fh.seek(max(size - 8, 0))
+            complete = fh.read(8)[:4] == delimiter
+    else:
+        complete = raw.value_tell + raw.length <= size
+    if not complete:
+        raise InvalidDicomError(
+            f"{src.name} ends inside its last element; the file is truncated",
+            path=src,
+            hint="re-export the file from the source system",
+        )
 
 
 def _check_pixel_length(ds: pydicom.Dataset, src: Path) -> None:
