@@ -29,6 +29,12 @@ _NON_LATIN_LANGUAGES = frozenset(
 )
 
 
+def _looks_non_latin(data: bytes) -> bool:
+    """True when most letters are 8-bit: Greek or Cyrillic text, not Latin text with a few accents."""
+    letters = [b for b in data if (65 <= b <= 90) or (97 <= b <= 122) or b >= 0xC0]
+    return bool(letters) and sum(1 for b in letters if b >= 0xC0) / len(letters) > 0.4
+
+
 def decode(data: bytes, encoding: str | None = None) -> tuple[str, str, list[str]]:
     """Return ``(text, encoding used, notes)``; an explicit ``encoding`` skips detection."""
     notes: list[str] = []
@@ -52,9 +58,10 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str, list[str
         return data.decode("utf-8"), "utf-8", notes
     except UnicodeDecodeError:
         pass
-    best = charset_normalizer.from_bytes(data).best()
-    if best is not None and best.language in _NON_LATIN_LANGUAGES:
-        return str(best), best.encoding, notes
+    if _looks_non_latin(data):
+        best = charset_normalizer.from_bytes(data).best()
+        if best is not None and best.language in _NON_LATIN_LANGUAGES:
+            return str(best), best.encoding, notes
     try:
         text, used = data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:

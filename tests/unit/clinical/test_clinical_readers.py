@@ -59,6 +59,13 @@ def test_cyrillic_single_byte_file_is_not_forced_into_windows_1252(tmp_path: Pat
     assert "Пациентка" in text
 
 
+def test_tiny_latin1_file_is_not_mistaken_for_another_script(tmp_path: Path) -> None:
+    # Found by the round-trip property: the detector called this two-line file non-Latin.
+    path = tmp_path / "tiny.csv"
+    path.write_bytes('a_;a__\r\n0;";aAñ"\r\n'.encode("cp1252"))
+    assert load_table(path).rows[0].cells == {"a_": "0", "a__": ";aAñ"}
+
+
 def test_explicit_encoding_that_does_not_fit_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_bytes(SPANISH.encode("latin-1"))
