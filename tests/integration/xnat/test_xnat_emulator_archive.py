@@ -158,3 +158,23 @@ def test_read_only_project_refuses_writes_even_from_admin(
     assert failure.value.status_code == 403
     assert "read-only" in failure.value.text
     assert xnat_session.get_json("/data/projects/P1/subjects")["ResultSet"]["Result"] == []
+
+
+def test_delete_experiment_and_file(xnat_server: XnatServer, xnat_session: xnat.session.XNATSession) -> None:
+    project = xnat_session.classes.ProjectData(parent=xnat_session, id_="P1", name="P1")
+    subject = xnat_session.classes.SubjectData(parent=project, label="S1")
+    experiment = xnat_session.classes.MrSessionData(parent=subject, label="E1")
+    resource = experiment.create_resource("NOTES")
+    resource.upload_data(b"a", "a.txt")
+    resource.upload_data(b"b", "b.txt")
+    blobs = list((xnat_server.emulator.store.blobs).iterdir())
+    assert len(blobs) == 2
+
+    resource.files["a.txt"].delete()
+    assert [f["Name"] for f in xnat_session.get_json(f"{resource.uri}/files")["ResultSet"]["Result"]] == [
+        "b.txt"
+    ]
+    # xnatpy's own delete() trips over its client cache for freshly created objects; send its request.
+    xnat_session.delete(experiment.fulluri, query={"removeFiles": "true"})
+    assert xnat_session.get_json("/data/projects/P1/experiments")["ResultSet"]["Result"] == []
+    assert list(xnat_server.emulator.store.blobs.iterdir()) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 import xnat
@@ -97,3 +99,15 @@ def test_injected_failure_answers_then_clears(xnat_server: XnatServer) -> None:
                 session.get_json("/data/projects")
             assert failure.value.status_code == 503
         assert session.get_json("/data/projects")["ResultSet"]["Result"] == []
+
+
+def test_idle_session_times_out(xnat_server: XnatServer) -> None:
+    session = xnat.connect(xnat_server.url, user="admin", password="admin", loglevel="ERROR")
+    session.put("/data/archive/projects/P1")
+    # Shortened only now: building xnatpy's model takes longer than a timeout this short.
+    xnat_server.emulator.security.session_timeout = 0.2
+    time.sleep(0.4)
+    with pytest.raises(XNATResponseError) as failure:
+        session.get_json("/data/archive/projects")
+    assert failure.value.status_code == 401
+    session.disconnect()
