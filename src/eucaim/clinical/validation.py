@@ -114,7 +114,8 @@ class _RowChecker:
     def _issue(
         self, spec: FieldSpec, row: int, column: str, raw: str, rule: str, msg: str, hint: str
     ) -> Issue:
-        hidden = spec.identifying or column in self.identifying_columns
+        # Free text may hold names; identifying columns hold nothing else.
+        hidden = spec.identifying or spec.is_free_text or column in self.identifying_columns
         return Issue(rule, f"{spec.name}: {msg}", hint, row=row, column=column, value=None if hidden else raw)
 
     def _parse(self, spec: FieldSpec, row: SourceRow, issues: list[Issue]) -> Value | None:

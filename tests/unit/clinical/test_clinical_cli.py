@@ -130,6 +130,19 @@ def test_unreadable_file_is_an_error_for_main_to_print(tmp_path: Path) -> None:
     assert "unsupported file type" in str(result.exception)
 
 
+def test_encoding_and_delimiter_options_override_detection() -> None:
+    args = ["clinical", "validate", str(data_file("cases_es_latin1.csv"))]
+    args += ["--mapping", str(data_file("cases_es_mapping.toml"))]
+    result = runner.invoke(app, [*args, "--encoding", "latin-1", "--delimiter", ";"])
+    assert result.exit_code == 0, result.output
+    out = _flat(result.stdout)
+    assert "as csv, encoding latin-1, delimiter ';'" in out
+    assert "3 rows valid against eucaim-minimum 1.0 report:" in out  # no encoding warning any more
+    wrong = runner.invoke(app, [*args, "--delimiter", "tab"])
+    assert wrong.exit_code == 1  # one column: nothing matches, every required field missing
+    assert "missing-column" in _flat(wrong.stdout)
+
+
 def test_unknown_schema_is_a_config_error() -> None:
     result = runner.invoke(app, ["clinical", "validate", str(data_file("controls.tsv")), "--schema", "nope"])
     assert result.exit_code == 1

@@ -9,7 +9,7 @@ import pytest
 
 from eucaim.clinical.loader import load_table
 from eucaim.clinical.mapping import ColumnMapping, parse_mapping
-from eucaim.clinical.schema import Schema
+from eucaim.clinical.schema import Schema, load_schema
 from eucaim.clinical.validation import validate
 from eucaim.errors import ConfigError
 
@@ -188,3 +188,19 @@ def test_many_bad_rows_are_all_reported(tmp_path: Path, schema: Schema) -> None:
     result = _validate(path, schema)
     assert len(result.errors) == 500
     assert {i.row for i in result.errors} == set(range(2, 502))
+
+
+def test_free_text_values_are_never_repeated_in_findings(tmp_path: Path) -> None:
+    ext = tmp_path / "notes.json"
+    ext.write_text(
+        '{"extends": "eucaim-minimum", "name": "n", "version": "1",'
+        ' "fields": [{"name": "notes", "type": "text", "max_length": 10}]}'
+    )
+    schema = load_schema(extensions=[ext])
+    path = _csv(
+        tmp_path,
+        "patient_id,population,sex,topography,acquisition_date,age,notes",
+        "P1,control,F,breast,2022-01-01,50,Seen by Dr Who",
+    )
+    [issue] = _validate(path, schema).errors
+    assert (issue.rule, issue.column, issue.value) == ("length", "notes", None)

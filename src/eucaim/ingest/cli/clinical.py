@@ -98,6 +98,13 @@ def validate(
             show_default=False,
         ),
     ] = None,
+    encoding: Annotated[
+        str | None, typer.Option("--encoding", help="CSV text encoding, e.g. cp1252 [default: detected].")
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option("--delimiter", help="CSV delimiter; 'tab' for tabs [default: detected].")
+    ] = None,
+    sheet: Annotated[str | None, typer.Option("--sheet", help="Excel sheet [default: the first].")] = None,
     workspace: WorkspaceOption = None,
     show_ids: Annotated[
         bool,
@@ -116,7 +123,14 @@ def validate(
     from eucaim.clinical.report import issues_table, linkage_table, write_reports
 
     result = check_file(
-        file, mapping_path=mapping, schema=schema, extensions=extension or [], today=date.today()
+        file,
+        mapping_path=mapping,
+        schema=schema,
+        extensions=extension or [],
+        encoding=encoding,
+        delimiter="\t" if delimiter == "tab" else delimiter,
+        sheet=sheet,
+        today=date.today(),
     )
     console.print(f"read {file.name} as {result.source.describe()}")
     if result.issues:
