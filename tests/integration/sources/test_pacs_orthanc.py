@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 
 import pydicom
 import pytest
+from pydicom.uid import RLELossless
 
+from eucaim.dicom.synthetic import generate_cohort
 from eucaim.errors import ConfigError, TransientError
 from eucaim.ingest.sources.pacs import PacsClient, PacsConfig, PacsError, PacsUnavailable
 from eucaim.ingest.sources.query import StudyQuery
@@ -187,3 +190,43 @@ def test_move_to_an_unknown_destination_says_to_register_it(
         client_for(orthanc_clean).move_study(study.study_uid, "NOWHERE")
 
     assert "destination AE title NOWHERE" in str(caught.value)
+
+
+def test_find_and_get_log_no_identifying_value(
+    orthanc_clean: OrthancServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cohort = generate_cohort(tmp_path / "cohort", patients=1, slices=(1, 1), image_size=8)
+    orthanc_clean.upload(cohort.files)
+    patient_id = cohort.patients[0].patient_id
+    caplog.set_level(logging.DEBUG)
+    client = client_for(orthanc_clean)
+
+    studies = client.find_studies(StudyQuery(patient_id=patient_id))
+    for study in studies:
+        client.get_study(study.study_uid, tmp_path / "out" / study.study_uid)
+
+    assert len(studies) == cohort.n_studies
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("eucaim.ingest"))
+    assert "C-FIND" in ours and "C-GET" in ours
+    uids = [s.study_uid for s in studies] + [p.stem for p in (tmp_path / "out").rglob("*.dcm")]
+    assert [s for s in (*cohort.phi_strings, *uids) if s in ours] == []
+
+
+def test_get_keeps_a_compressed_study_compressed(
+    orthanc_clean: OrthancServer, make_study: StudyFactory, tmp_path: Path
+) -> None:
+    study = make_study(count=2, rows=32)
+    for path in study.paths:
+        ds = pydicom.dcmread(path)
+        ds.compress(RLELossless)
+        ds.save_as(path, enforce_file_format=True)
+    orthanc_clean.upload(study.paths)
+
+    result = client_for(orthanc_clean).get_study(study.study_uid, tmp_path / "out")
+
+    assert result.is_complete and result.received == 2
+    for original in study.paths:
+        sent = pydicom.dcmread(original)
+        got = pydicom.dcmread(tmp_path / "out" / f"{sent.SOPInstanceUID}.dcm")
+        assert got.file_meta.TransferSyntaxUID == RLELossless
+        assert got.PixelData == sent.PixelData

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from pydicom.uid import CTImageStorage, JPEG2000Lossless, RLELossless
 
 from eucaim.errors import ConfigError, TransientError
-from eucaim.ingest.sources.pacs import RETRIEVABLE_SOP_CLASSES, PacsConfig, PacsUnavailable, RetrieveResult
+from eucaim.ingest.sources.contexts import (
+    MAX_CONTEXTS,
+    RETRIEVABLE_SOP_CLASSES,
+    retrieve_contexts,
+    storage_scp_roles,
+)
+from eucaim.ingest.sources.pacs import GET, PacsConfig, PacsUnavailable, RetrieveResult
 
 
 @pytest.mark.parametrize(
@@ -28,10 +35,15 @@ def test_invalid_settings_are_refused(kwargs: dict[str, object]) -> None:
         PacsConfig(**settings)  # type: ignore[arg-type]
 
 
-def test_c_get_offers_fit_in_one_association() -> None:
-    # Two contexts per class plus the C-GET context must stay within DICOM's 128.
-    assert 1 + 2 * len(RETRIEVABLE_SOP_CLASSES) <= 128
+def test_c_get_offers_fit_in_one_association_with_one_syntax_per_compressed_context() -> None:
+    contexts = retrieve_contexts(GET)
+
+    assert len(contexts) <= MAX_CONTEXTS
+    assert contexts[0].abstract_syntax == GET
     assert len(set(RETRIEVABLE_SOP_CLASSES)) == len(RETRIEVABLE_SOP_CLASSES)
+    ct = [cx.transfer_syntax for cx in contexts if cx.abstract_syntax == CTImageStorage]
+    assert [RLELossless] in ct and [JPEG2000Lossless] in ct
+    assert len(storage_scp_roles()) == len(RETRIEVABLE_SOP_CLASSES)
 
 
 def test_unavailable_is_retryable_and_carries_its_hint() -> None:

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from pydicom import Dataset
-from pynetdicom import AE, build_context, build_role, evt
-from pynetdicom import sop_class as sop
+from pynetdicom import AE, build_context, evt
 from pynetdicom.association import Association
 
 from eucaim.errors import ConfigError, EucaimError, TransientError
+from eucaim.ingest.sources.contexts import retrieve_contexts, storage_scp_roles
 from eucaim.ingest.sources.query import (
     StudyMatch,
     StudyQuery,
@@ -41,50 +41,6 @@ VERIFICATION = "1.2.840.10008.1.1"
 FIND = "1.2.840.10008.5.1.4.1.2.2.1"  # Study Root Query/Retrieve Information Model - FIND
 MOVE = "1.2.840.10008.5.1.4.1.2.2.2"  # Study Root Query/Retrieve Information Model - MOVE
 GET = "1.2.840.10008.5.1.4.1.2.2.3"  # Study Root Query/Retrieve Information Model - GET
-
-# One association may offer at most 128 presentation contexts. Each class below is offered
-# twice (uncompressed, compressed) plus the C-GET context: 1 + 2 × 46 = 93.
-RETRIEVABLE_SOP_CLASSES: tuple[str, ...] = tuple(
-    str(getattr(sop, name))
-    for name in (
-        "CTImageStorage", "EnhancedCTImageStorage", "LegacyConvertedEnhancedCTImageStorage",
-        "MRImageStorage", "EnhancedMRImageStorage", "LegacyConvertedEnhancedMRImageStorage",
-        "EnhancedMRColorImageStorage", "MRSpectroscopyStorage",
-        "ComputedRadiographyImageStorage", "DigitalXRayImageStorageForPresentation",
-        "DigitalXRayImageStorageForProcessing", "DigitalMammographyXRayImageStorageForPresentation",
-        "DigitalMammographyXRayImageStorageForProcessing", "BreastTomosynthesisImageStorage",
-        "UltrasoundImageStorage", "UltrasoundMultiFrameImageStorage", "EnhancedUSVolumeStorage",
-        "NuclearMedicineImageStorage", "PositronEmissionTomographyImageStorage",
-        "EnhancedPETImageStorage", "LegacyConvertedEnhancedPETImageStorage",
-        "SecondaryCaptureImageStorage", "MultiFrameGrayscaleByteSecondaryCaptureImageStorage",
-        "MultiFrameGrayscaleWordSecondaryCaptureImageStorage",
-        "MultiFrameTrueColorSecondaryCaptureImageStorage", "XRayAngiographicImageStorage",
-        "XRayRadiofluoroscopicImageStorage", "EnhancedXAImageStorage", "RTImageStorage",
-        "RTDoseStorage", "RTStructureSetStorage", "RTPlanStorage", "SegmentationStorage",
-        "ParametricMapStorage", "BasicTextSRStorage", "EnhancedSRStorage", "ComprehensiveSRStorage",
-        "XRayRadiationDoseSRStorage", "KeyObjectSelectionDocumentStorage",
-        "GrayscaleSoftcopyPresentationStateStorage", "SpatialRegistrationStorage",
-        "EncapsulatedPDFStorage", "VLWholeSlideMicroscopyImageStorage", "VLPhotographicImageStorage",
-        "OphthalmicPhotography8BitImageStorage", "RawDataStorage",
-    )
-)  # fmt: skip
-UNCOMPRESSED = (
-    "1.2.840.10008.1.2.1",  # Explicit VR Little Endian
-    "1.2.840.10008.1.2",  # Implicit VR Little Endian
-    "1.2.840.10008.1.2.1.99",  # Deflated Explicit VR Little Endian
-    "1.2.840.10008.1.2.2",  # Explicit VR Big Endian (retired, still sent by old modalities)
-)
-COMPRESSED = (
-    "1.2.840.10008.1.2.4.70",  # JPEG Lossless SV1
-    "1.2.840.10008.1.2.4.57",  # JPEG Lossless
-    "1.2.840.10008.1.2.4.50",  # JPEG Baseline
-    "1.2.840.10008.1.2.4.51",  # JPEG Extended
-    "1.2.840.10008.1.2.4.80",  # JPEG-LS Lossless
-    "1.2.840.10008.1.2.4.81",  # JPEG-LS Near-Lossless
-    "1.2.840.10008.1.2.4.90",  # JPEG 2000 Lossless
-    "1.2.840.10008.1.2.4.91",  # JPEG 2000
-    "1.2.840.10008.1.2.5",  # RLE Lossless
-)
 
 _PENDING = frozenset({0xFF00, 0xFF01})
 _SUCCESS, _WARNING, _CANCEL = 0x0000, 0xB000, 0xFE00
@@ -245,13 +201,11 @@ class PacsClient:
         _check_uid(study_uid)
         dest_dir.mkdir(parents=True, exist_ok=True)
         writer = InstanceWriter(dest_dir, on_instance)
-        contexts = [build_context(GET)]
-        for sop_class in RETRIEVABLE_SOP_CLASSES:
-            contexts.append(build_context(sop_class, list(UNCOMPRESSED)))
-            contexts.append(build_context(sop_class, list(COMPRESSED)))
-        roles = [build_role(sop_class, scp_role=True) for sop_class in RETRIEVABLE_SOP_CLASSES]
         with self._associate(
-            contexts, roles=roles, handlers=[(evt.EVT_C_STORE, writer.handle_store)], retrieve=True
+            retrieve_contexts(GET),
+            roles=storage_scp_roles(),
+            handlers=[(evt.EVT_C_STORE, writer.handle_store)],
+            retrieve=True,
         ) as assoc:
             self._require_context(assoc, GET, "C-GET (Study Root)")
             final = self._last_status(assoc.send_c_get(_retrieve_identifier(study_uid), GET), "C-GET")
