@@ -26,9 +26,11 @@ def shift_da(value: str, days: int) -> str | None:
         return None
     try:
         day = _dt.date(int(match[1]), int(match[2]), int(match[3]))
-        return (day + _dt.timedelta(days=days)).strftime("%Y%m%d")
+        moved = day + _dt.timedelta(days=days)
     except (ValueError, OverflowError):
         return None
+    # Not strftime: it does not zero-pad years before 1000 on every platform.
+    return f"{moved.year:04d}{moved.month:02d}{moved.day:02d}"
 
 
 def shift_dt(value: str, days: int) -> str | None:

@@ -47,8 +47,8 @@ _PATTERNS = (
     re.compile(rf"\b\d{{1,2}}\s*(?:{_MONTHS})[a-z]*\.?\s*\d{{2,4}}\b", re.IGNORECASE),  # 3 May 2019
     re.compile(rf"\b(?:{_MONTHS})[a-z]*\.?\s+\d{{1,2}},?\s+\d{{4}}\b", re.IGNORECASE),  # May 3, 2019
     re.compile(r"\b[A-Za-z]{0,4}\d{5,}[A-Za-z]{0,4}\b"),  # MRN-like runs of five or more digits
-    re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"),  # e-mail addresses
 )
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
 _MIN_NAME_PART = 3  # shorter name parts ("LI", "MR") match too many clinical words
 
 
@@ -99,8 +99,12 @@ class Scrubber:
 
     def scrub(self, text: str) -> str:
         """``text`` without identifying values and patterns, whitespace collapsed."""
+        # E-mail addresses first, so they go whole rather than losing a name from their middle;
+        # then the dataset's own values (whole IDs before their digit runs); then the patterns.
+        text = _EMAIL.sub(" ", text)
         if self._values is not None:
             text = self._values.sub(" ", text)
         for pattern in _PATTERNS:
             text = pattern.sub(" ", text)
-        return re.sub(r"\s+", " ", text).strip(" -_,;:/")
+        text = re.sub(r"\s+([,;:.])", r"\1", re.sub(r"\s+", " ", text))
+        return text.strip(" -_,;:/")

@@ -21,6 +21,7 @@ from pydicom.multival import MultiValue
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
 from eucaim.deid.actions import Action, dummy_value
+from eucaim.deid.burned_in import burned_in_risk
 from eucaim.deid.dates import shift_da, shift_dt
 from eucaim.deid.descriptors import Scrubber, collect_identifiers
 from eucaim.deid.profile import BASIC_PROFILE_CODE, OPTIONS, Profile
@@ -124,7 +125,15 @@ class Deidentifier:
             DeidentificationError: the instance cannot be de-identified safely (``reason`` says
                 why); the caller quarantines it.
         """
+        risk = burned_in_risk(ds)
+        if risk is not None and self.profile.burned_in == "quarantine":
+            raise DeidentificationError(
+                f"possible burned-in identity: {risk}; quarantined (pixel cleaning is not enabled)",
+                reason="burned_in_risk",
+            )
         original_id, warnings_ = self._patient_key(ds)
+        if risk is not None:
+            warnings_.append(f"burned-in risk accepted by profile: {risk}")
         pseudonym = derive_patient_pseudonym(self._secret, original_id, fmt=self._format)
         days = derive_day_offset(self._secret, original_id)
         scrubber = Scrubber(collect_identifiers(ds)) if self._cleans else None

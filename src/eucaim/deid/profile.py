@@ -5,6 +5,7 @@ A profile file looks like::
     name = "my-site"
     version = "3"
     base = "eucaim"                      # optional: start from a built-in or another file
+    burned_in = "quarantine"             # or "allow" (instances at burned-in-text risk)
     options = ["retain-device-identity"] # PS3.15 options, added to the base's
     [overrides]                          # selector = action; later files win
     StationName = "keep"                 # keyword
@@ -76,6 +77,7 @@ OPTIONS: dict[str, Option] = {
 }
 BASIC_PROFILE_CODE = ("113100", "Basic Application Confidentiality Profile")
 BUILTIN_NAMES = ("ps315-basic", "eucaim")
+BURNED_IN_POLICIES = ("quarantine", "allow")
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class Profile:
     overrides: tuple[tuple[str, Action], ...]
     description: str = ""
     source: str = ""
+    burned_in: str = "quarantine"  # or "allow": what happens to instances at burned-in-text risk
 
     @property
     def date_mode(self) -> str:
@@ -142,7 +145,9 @@ def _merge(name_or_path: str, seen: tuple[str, ...]) -> tuple[dict[str, object],
     if base is not None:
         if not isinstance(base, str):
             raise ProfileError(f"profile {where}: 'base' must be a profile name or path")
-        _, options, overrides = _merge(base, (*seen, name_or_path))
+        base_raw, options, overrides = _merge(base, (*seen, name_or_path))
+        if "burned_in" not in raw and "burned_in" in base_raw:
+            raw["burned_in"] = base_raw["burned_in"]
     own_options = raw.get("options", [])
     if not isinstance(own_options, list) or not all(isinstance(o, str) for o in own_options):
         raise ProfileError(f"profile {where}: 'options' must be a list of option names")
@@ -190,9 +195,21 @@ def load_profile(name_or_path: str) -> Profile:
             checked.append((selector, parse_action(action_name)))
         except ValueError as exc:
             raise ProfileError(f"profile {where}: override {selector!r}: {exc}") from exc
+    burned_in = raw.get("burned_in", "quarantine")
+    if burned_in not in BURNED_IN_POLICIES:
+        raise ProfileError(
+            f"profile {where}: burned_in must be one of {', '.join(BURNED_IN_POLICIES)}",
+            hint="quarantine is the safe default; allow only for data checked by other means",
+        )
     ordered = tuple(o for o in OPTIONS if o in options)
     digest = hashlib.sha256()
-    canonical = {"name": name, "version": str(version), "options": ordered, "overrides": checked}
+    canonical = {
+        "name": name,
+        "version": str(version),
+        "options": ordered,
+        "overrides": checked,
+        "burned_in": burned_in,
+    }
     digest.update(json.dumps(canonical, sort_keys=True).encode())
     digest.update(_data_bytes("ps315_table.json"))
     digest.update(_data_bytes("allowlist.toml"))
@@ -206,6 +223,7 @@ def load_profile(name_or_path: str) -> Profile:
         overrides=tuple(checked),
         description=description if isinstance(description, str) else "",
         source=where,
+        burned_in=str(burned_in),
     )
 
 

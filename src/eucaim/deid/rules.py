@@ -70,11 +70,14 @@ def load_table() -> list[TableRule]:
     ]
 
 
-def load_safe_private() -> frozenset[tuple[str, int, int]]:
-    """Creator-qualified safe private elements ``(creator, group, offset)`` from CTP's dictionary."""
+def load_safe_private() -> dict[tuple[str, int, int], str]:
+    """Creator-qualified safe private elements ``(creator, group, offset) -> VR`` (CTP's dictionary)."""
     elements = _load_json("safe_private.json")["elements"]
     assert isinstance(elements, list)
-    return frozenset((str(c), int(g, 16), int(o, 16)) for c, g, o, _vr in elements)
+    return {(str(c), int(g, 16), int(o, 16)): str(vr) for c, g, o, vr in elements}
+
+
+_TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "SH", "ST", "UC", "UT", "UR"})
 
 
 def _load_allowlist() -> tuple[frozenset[int], frozenset[str], dict[int, Action]]:
@@ -128,7 +131,7 @@ class RuleSet:
                 self._by_path[sel.path] = action
             else:
                 self._by_private[(sel.creator, sel.group, sel.offset)] = action
-        self._safe_private = load_safe_private() if self.retain_safe_private else frozenset()
+        self._safe_private = load_safe_private() if self.retain_safe_private else {}
         self._cache: dict[tuple[int, str], Action] = {}
 
     def decide(self, tag: int, vr: str, path: tuple[int, ...] = ()) -> Action:
@@ -148,9 +151,19 @@ class RuleSet:
         override = self._by_private.get((creator, group, offset))
         if override is not None:
             return override
-        if (creator, group, offset) in self._safe_private:
-            return Action.UID if vr == "UI" else Action.KEEP
-        return Action.REMOVE
+        safe_vr = self._safe_private.get((creator, group, offset))
+        if safe_vr is None:
+            return Action.REMOVE
+        if vr == "UN":
+            # Undecoded bytes: numbers are safe as they are, text cannot be scrubbed.
+            return (
+                Action.REMOVE if safe_vr in _TEXT_VRS or safe_vr in ("PN", "DA", "DT", "UI") else Action.KEEP
+            )
+        if vr in ("PN", "SQ"):
+            return Action.REMOVE
+        if vr in _TEXT_VRS:
+            return Action.CLEAN  # "safe" text still gets the dataset's identifiers scrubbed
+        return self._default_by_vr(vr) or Action.KEEP
 
     def _decide(self, tag: int, vr: str) -> Action:
         override = self._by_tag.get(tag)
@@ -165,16 +178,25 @@ class RuleSet:
         if element == 0 or 0x5000 <= group <= 0x50FF or 0x6000 <= group <= 0x60FF:
             # Group lengths are retired; curves and overlays can carry burned-in identity.
             return Action.REMOVE
-        if vr == "UI":
-            return Action.KEEP if tag in EXEMPT_UID_TAGS else Action.UID
-        if vr in ("DA", "DT", "TM"):
-            return {"shift": Action.SHIFT, "keep": Action.KEEP}.get(self.date_mode, Action.REMOVE)
+        if vr == "UI" and tag in EXEMPT_UID_TAGS:
+            return Action.KEEP
+        by_vr = self._default_by_vr(vr)
+        if by_vr is not None:
+            return by_vr
         allowed = self._allowed.get(tag)
         if allowed is not None:
             return allowed
         if group in self._groups and vr not in self._free_text_vrs and dictionary_keyword_or_none(tag):
             return Action.KEEP
         return Action.REMOVE
+
+    def _default_by_vr(self, vr: str) -> Action | None:
+        """UIDs are remapped and dates follow the date mode wherever they occur."""
+        if vr == "UI":
+            return Action.UID
+        if vr in ("DA", "DT", "TM"):
+            return {"shift": Action.SHIFT, "keep": Action.KEEP}.get(self.date_mode, Action.REMOVE)
+        return None
 
     def effective_rules(self) -> list[tuple[str, str, Action]]:
         """Every element the profile names, as ``(tag, keyword, action)``: for ``profile show``."""

@@ -178,7 +178,13 @@ def test_declares_deidentification(eucaim: Deidentifier, instance: Dataset) -> N
     assert ds.PatientIdentityRemoved == "YES"
     assert "eucaim" in ds.DeidentificationMethod and "1" in ds.DeidentificationMethod
     codes = [(i.CodeValue, i.CodingSchemeDesignator) for i in ds.DeidentificationMethodCodeSequence]
-    assert codes == [("113100", "DCM"), ("113105", "DCM"), ("113107", "DCM"), ("113108", "DCM")]
+    assert codes == [
+        ("113100", "DCM"),
+        ("113105", "DCM"),
+        ("113107", "DCM"),
+        ("113108", "DCM"),
+        ("113111", "DCM"),
+    ]
 
 
 def test_basic_profile_declares_only_113100(basic: Deidentifier, instance: Dataset) -> None:

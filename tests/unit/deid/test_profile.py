@@ -22,7 +22,12 @@ def test_profile_identity_is_stable_and_distinct() -> None:
     a, b = load_profile("eucaim"), load_profile("eucaim")
     assert a.sha256 == b.sha256 and len(a.sha256) == 64
     assert load_profile("ps315-basic").sha256 != a.sha256
-    assert a.options == ("clean-descriptors", "retain-long-modified-dates", "retain-patient-characteristics")
+    assert a.options == (
+        "clean-descriptors",
+        "retain-long-modified-dates",
+        "retain-patient-characteristics",
+        "retain-safe-private",
+    )
 
 
 def _write(tmp_path: Path, text: str, name: str = "site.toml") -> str:
