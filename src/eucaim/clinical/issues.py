@@ -34,6 +34,18 @@ class Issue:
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 
+    def as_json(self) -> dict[str, str | int | None]:
+        """The finding as a JSON object (the node returns these in its problem responses)."""
+        return {
+            "severity": self.severity.value,
+            "row": self.row,
+            "column": self.column,
+            "value": self.value,
+            "rule": self.rule,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
 
 def sort_key(issue: Issue) -> tuple[int, str, str]:
     """Order file-level findings first, then by row and column."""

@@ -50,13 +50,20 @@ def issues_table(result: ValidationResult, *, limit: int | None = 200) -> RichTa
     return table
 
 
+def _inert(cell: str) -> str:
+    """Keep a spreadsheet from running a cell that starts like a formula (CSV injection)."""
+    if cell[:1] in {"=", "+", "@", "\t", "\r"} or (cell[:1] == "-" and not cell[1:2].isdigit()):
+        return "'" + cell
+    return cell
+
+
 def render_csv(result: ValidationResult) -> str:
     """All findings as CSV text, one per line, header first."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for issue in result.issues:
-        writer.writerow(_cells(issue, result.source.row_noun))
+        writer.writerow([_inert(c) for c in _cells(issue, result.source.row_noun)])
     return out.getvalue()
 
 

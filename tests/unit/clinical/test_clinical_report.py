@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from rich.console import Console
 
 from eucaim.clinical.linkage import ImagingStudy, link
 from eucaim.clinical.loader import load_table
-from eucaim.clinical.report import issues_table, linkage_table, render_html, write_reports
+from eucaim.clinical.report import issues_table, linkage_table, render_csv, render_html, write_reports
 from eucaim.clinical.schema import load_schema
 from eucaim.clinical.validation import validate
 
@@ -77,3 +78,18 @@ def test_linkage_table_shows_original_ids_only_when_asked() -> None:
 def test_empty_result_page_says_no_findings() -> None:
     result = check("controls.tsv")
     assert "No findings." in render_html(result)
+
+
+def test_csv_report_cells_cannot_run_as_spreadsheet_formulas(tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    path.write_text('patient_id,population,sex,topography\nP1,control,"=HYPERLINK(""http://x"")",breast\n')
+    result = validate(load_table(path), load_schema(), today=TODAY)
+    rows = list(csv.DictReader(io.StringIO(render_csv(result))))
+    [bad] = [r for r in rows if r["rule"] == "code"]
+    assert bad["value"].startswith("'=HYPERLINK")
+
+
+def test_findings_serialise_for_the_node_problem_body() -> None:
+    issue = check("cases_errors_utf8_bom.csv").errors[0]
+    assert set(issue.as_json()) == {"severity", "row", "column", "value", "rule", "message", "hint"}
+    assert json.loads(json.dumps(issue.as_json()))["rule"] == issue.rule
