@@ -8,6 +8,8 @@ screen saves and secondary captures, which are made of whatever was on a screen.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pydicom
 
 # Modalities whose images routinely carry burned-in annotations or show the patient.
@@ -50,7 +52,6 @@ def _as_list(value: object) -> list[object]:
         return []
     if isinstance(value, str):
         return [value]
-    try:
-        return list(value)  # type: ignore[call-overload]
-    except TypeError:
-        return [value]
+    if isinstance(value, Iterable):
+        return list(value)
+    return [value]
