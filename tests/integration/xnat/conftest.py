@@ -124,3 +124,26 @@ def make_dicom_zip(tmp_path: Path) -> MakeZip:
         return archive
 
     return build
+
+
+@pytest.fixture
+def make_instances(tmp_path: Path) -> Callable[[int, str], list[pydicom.Dataset]]:
+    """``count`` instances of one new study and series (patient PN-77), PatientComments ``comments``."""
+
+    def build(count: int, comments: str) -> list[pydicom.Dataset]:
+        study, series = generate_uid(), generate_uid()
+        paths = [
+            make_instance(
+                tmp_path / f"{study[-8:]}-{n}.dcm",
+                study_uid=study,
+                series_uid=series,
+                series_number=4,
+                instance_number=n,
+                patient="PN-77",
+                comments=comments,
+            )
+            for n in range(1, count + 1)
+        ]
+        return [pydicom.dcmread(p) for p in paths]
+
+    return build

@@ -106,8 +106,8 @@ def routing_from_dicom(ds: pydicom.Dataset) -> dict[str, str]:
     found: dict[str, str] = {}
     for keyword in _ROUTING_TAGS:
         text = str(ds.get(keyword, "") or "")
-        for key in ("Project", "Subject", "Session"):
-            match = re.search(rf"{key}\s*:\s*([^\s;,]+)", text)
+        for key in ("Project", "Subject", "Session", "AA"):
+            match = re.search(rf"\b{key}\s*:\s*([^\s;,]+)", text)
             if match and key.lower() not in found:
                 found[key.lower()] = match[1]
     return found
@@ -132,6 +132,7 @@ class DicomImporter:
         self.login = login
         self.request = request
         self.sessions: dict[tuple[str, str], PrearchiveSession] = {}
+        self.auto_archive: set[tuple[str, str]] = set()
 
     def run(self, body: Path) -> list[str]:
         """Import ``body``; return the URIs of the archived or prearchived sessions."""
@@ -141,11 +142,11 @@ class DicomImporter:
             if ds is None:
                 continue
             with self.store.lock:
-                self._add_file(ds, blob, size, digest)
+                self.add_file(ds, blob, size, digest)
             parsed += 1
         if parsed == 0:
             raise HttpError(400, "The upload contained no DICOM files; nothing was imported")
-        return [self._finish(session) for session in self.sessions.values()]
+        return [self.finish(session) for session in self.sessions.values()]
 
     def _members(self, body: Path) -> Iterator[tuple[str, Path, int, str]]:
         """Each member's name and its bytes written to a blob, in archive order."""
@@ -189,9 +190,16 @@ class DicomImporter:
             ) from error
         return ds
 
-    def _add_file(self, ds: pydicom.Dataset, blob: Path, size: int, digest: str) -> None:
+    def add_file(self, ds: pydicom.Dataset, blob: Path, size: int, digest: str) -> None:
+        """File one DICOM instance (already in ``blob``) into its prearchive session; hold the lock."""
         routed = routing_from_dicom(ds)
-        project = self.request.project or routed.get("project") or UNASSIGNED
+        routed_project = routed.get("project")
+        if routed_project not in self.store.projects:
+            # XNAT files instances naming an unknown project under Unassigned.
+            routed_project = None
+        project = self.request.project or routed_project or UNASSIGNED
+        if routed.get("aa", "").lower() == "true":
+            self.auto_archive.add((project, str(ds.StudyInstanceUID)))
         subject = self.request.subject or routed.get("subject") or str(ds.get("PatientName", "") or "")
         label = self.request.session or routed.get("session") or str(ds.get("PatientID", "") or "")
         if not label:
@@ -214,11 +222,13 @@ class DicomImporter:
             replaced.blob.unlink(missing_ok=True)
         scan.data_fields["frames"] = str(len(resource.files))
 
-    def _finish(self, session: PrearchiveSession) -> str:
+    def finish(self, session: PrearchiveSession) -> str:
+        """Archive the session or leave it READY in the prearchive; return its URI."""
         with self.store.lock:
             session.status = "READY"
             project = self.store.projects.get(session.project)
             auto = project is not None and project.prearchive_code in (4, 5)
+            auto = auto or (session.project, session.tag) in self.auto_archive
             if not (self.request.to_archive or auto):
                 return session.data_url
             if project is None:

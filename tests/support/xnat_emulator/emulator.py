@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .faults import Faults
 from .model import Accessibility, Experiment, PrearchiveSession, Project, Role, Subject
 from .security import Security
 from .store import Store
+
+if TYPE_CHECKING:
+    from .dicom_receiver import DicomReceiver
 
 
 class XnatEmulator:
@@ -30,6 +33,7 @@ class XnatEmulator:
         self.security.add_user(self.admin_login, self.admin_password, is_admin=True)
         self.requests: list[dict[str, Any]] = []
         self._log_lock = threading.Lock()
+        self._receivers: list[DicomReceiver] = []
 
     # ---- arrange -------------------------------------------------------------------------------
 
@@ -63,6 +67,18 @@ class XnatEmulator:
         """Refuse every change to the project's data (403), for every user, until undone."""
         with self.store.lock:
             self.project(project_id).read_only = read_only
+
+    def start_dicom_receiver(self, *, ae_title: str = "XNAT", settle_after: float = 0.0) -> DicomReceiver:
+        """Start a C-STORE SCP on a free loopback port (``.port``) filing into this site; stopped on close.
+
+        ``settle_after`` is how long after an association ends its sessions are built, as XNAT's
+        session-idle timeout (0: at once).
+        """
+        from .dicom_receiver import DicomReceiver
+
+        receiver = DicomReceiver(self, ae_title=ae_title, settle_after=settle_after)
+        self._receivers.append(receiver)
+        return receiver
 
     # ---- faults --------------------------------------------------------------------------------
 
@@ -126,4 +142,6 @@ class XnatEmulator:
         return entry
 
     def close(self) -> None:
+        for receiver in self._receivers:
+            receiver.close()
         self.store.close()
