@@ -10,6 +10,7 @@ Parsing is pure; ``load_schema`` reads the package's files and the extension pat
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import unicodedata
@@ -77,11 +78,18 @@ class FieldSpec:
         return population is not None and population in self.required_for
 
     def find_code(self, value: str) -> str | None:
-        """Return the canonical code ``value`` spells (case-insensitively), or ``None``."""
+        """Return the canonical code ``value`` spells (case-insensitively), or ``None``.
+
+        An alias with ``*`` is a wildcard: ``C50.*`` takes every ICD-O-3 breast subsite.
+        """
         folded = value.strip().casefold()
         for code in self.codes:
-            if folded == code.code.casefold() or folded in (a.casefold() for a in code.aliases):
+            if folded == code.code.casefold():
                 return code.code
+            for alias in code.aliases:
+                alias = alias.casefold()
+                if folded == alias or ("*" in alias and fnmatch.fnmatchcase(folded, alias)):
+                    return code.code
         return None
 
 

@@ -78,6 +78,9 @@ def test_codes_match_case_and_aliases_and_multiple_values_split(schema: Schema) 
     assert coerce("Female", schema.field("sex")) == "female"
     assert coerce("F", schema.field("sex")) == "female"
     assert coerce("C50", schema.field("topography")) == "breast"
+    assert coerce("c50.4", schema.field("topography")) == "breast"  # ICD-O-3 subsite
+    with pytest.raises(CellError):
+        coerce("C500", schema.field("topography"))
     assert coerce("surgery | Radiotherapy,surgery", schema.field("treatment")) == ("surgery", "radiotherapy")
     with pytest.raises(CellError, match="'laser' is not an allowed code") as caught:
         coerce("surgery|laser", schema.field("treatment"))
