@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import tarfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,58 @@ def test_injected_server_error_on_import_then_retry(
         xnat_session.services.import_(upload, **kwargs)
     xnat_session.services.import_(upload, **kwargs)
     assert list(xnat_server.emulator.session_files("P1", "E1")) == ["1"]
+
+
+def test_import_accepts_a_chunked_streamed_tgz_body(
+    xnat_server: XnatServer, xnat_session: xnat.session.XNATSession, make_dicom_zip: MakeZip, tmp_path: Path
+) -> None:
+    """Our uploader streams from disk with chunked encoding; XNAT's DICOM-zip handler also takes tgz."""
+    xnat_server.emulator.create_project("P1")
+    with zipfile.ZipFile(make_dicom_zip(series=(2,))) as zipped:
+        zipped.extractall(tmp_path / "members")
+    bundle = tmp_path / "session.tgz"
+    with tarfile.open(bundle, "w:gz") as tar:
+        for member in sorted((tmp_path / "members").iterdir()):
+            tar.add(member, arcname=member.name)
+
+    def chunks() -> Iterator[bytes]:
+        with bundle.open("rb") as handle:
+            while chunk := handle.read(256):
+                yield chunk
+
+    response = xnat_session.interface.post(
+        f"{xnat_server.url}/data/services/import",
+        params={
+            "import-handler": "DICOM-zip",
+            "dest": "/archive",
+            "project": "P1",
+            "subject": "S",
+            "session": "E",
+        },
+        data=chunks(),
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert response.request.headers["Transfer-Encoding"] == "chunked"
+    assert len(xnat_server.emulator.session_files("P1", "E")["1"]) == 2
+
+
+def test_gradual_dicom_adds_one_file_per_request(
+    xnat_server: XnatServer, xnat_session: xnat.session.XNATSession, make_dicom_zip: MakeZip
+) -> None:
+    xnat_server.emulator.create_project("P1")
+    with zipfile.ZipFile(make_dicom_zip(series=(3,))) as zipped:
+        members = [zipped.read(name) for name in zipped.namelist()]
+    for member in members:
+        xnat_session.services.import_(
+            data=member,
+            import_handler="gradual-DICOM",
+            project="P1",
+            subject="S",
+            experiment="E",
+            destination="/archive",
+            overwrite="append",
+            content_type="application/dicom",
+        )
+    digests = set(xnat_server.emulator.session_files("P1", "E")["1"].values())
+    assert digests == {hashlib.md5(m).hexdigest() for m in members}

@@ -8,8 +8,9 @@ as on a real XNAT. At the end each session is archived (``dest=/archive``, ``Dir
 or a project whose prearchive code is 4 or 5) or left in the prearchive (status READY).
 
 Routing, as ``Xnat15DicomProjectIdentifier`` and ``ClassicDicomObjectIdentifier``: explicit
-parameters win; then ``Project: P Subject: S Session: E`` in PatientComments, StudyComments or
-AdditionalPatientHistory; then subject = PatientName and session = PatientID.
+parameters win; then ``Project: P Subject: S Session: E`` (and ``AA:true``, archive at once) in
+PatientComments, StudyComments or AdditionalPatientHistory; then subject = PatientName and session =
+PatientID. A routed project that does not exist sends the session to ``Unassigned``.
 """
 
 from __future__ import annotations
