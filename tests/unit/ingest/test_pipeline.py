@@ -111,3 +111,19 @@ def test_unreadable_source_at_push_time_is_quarantined(ws: Workspace, cohort: Co
     row = ws.state.instances([InstanceState.QUARANTINED])[0]
     assert row.reason == "source_missing"
     assert row.sop_uid == ds.SOPInstanceUID
+
+
+def test_outside_the_time_window_sending_waits_for_it(ws: Workspace) -> None:
+    from datetime import datetime
+
+    from eucaim.ingest.pipeline.pacing import TimeWindow
+
+    slept: list[float] = []
+    options = PushOptions(
+        workers=1, concurrency=1, batch_bytes=10_000_000, window=TimeWindow.parse("22:00-06:00")
+    )
+    summary = push(
+        ws, MemoryTarget(), options, now=lambda: datetime(2026, 3, 1, 21, 0), sleep=slept.append
+    )
+    assert summary.ok
+    assert slept and all(s == 3600 for s in slept)

@@ -11,17 +11,18 @@ from rich.table import Table
 from eucaim.ingest.cli.app import WorkspaceOption, app, console, err_console, resolve_workspace_path
 from eucaim.ingest.cli.progress import PipelineProgress
 from eucaim.ingest.cli.scan import run_scan
+from eucaim.ingest.pipeline.pacing import TimeWindow
 from eucaim.ingest.pipeline.report import PushSummary
-from eucaim.ingest.pipeline.runner import options_from, push
+from eucaim.ingest.pipeline.runner import PushOptions, options_from, push
 from eucaim.ingest.targets import build_target
 from eucaim.ingest.workspace import Workspace
 
 
-def run_push(ws: Workspace) -> PushSummary:
-    target = build_target(ws)
+def run_push(ws: Workspace, options: PushOptions | None = None, max_rate: float | None = None) -> PushSummary:
+    target = build_target(ws, max_rate_mb_s=max_rate)
     try:
         with PipelineProgress(console) as progress:
-            summary = push(ws, target, options_from(ws), on_event=progress.handle)
+            summary = push(ws, target, options or options_from(ws), on_event=progress.handle)
     finally:
         target.close()
     print_push_summary(summary)
@@ -71,11 +72,34 @@ def print_push_summary(summary: PushSummary) -> None:
 def push_command(
     paths: Annotated[list[Path] | None, typer.Argument(help="Folders to scan first (optional)")] = None,
     workspace: WorkspaceOption = None,
+    max_rate: Annotated[
+        float | None, typer.Option("--max-rate", help="Upload at most this many MB/s", min=0.01)
+    ] = None,
+    window: Annotated[
+        str | None,
+        typer.Option("--window", help="Send only inside this daily window, e.g. 22:00-06:00 (local time)"),
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", help="STOW requests in flight at once", min=1, max=16)
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="De-identification processes", min=1, max=64)
+    ] = None,
+    batch_mb: Annotated[
+        float | None, typer.Option("--batch-mb", help="Largest STOW request in MB", min=0.01)
+    ] = None,
 ) -> None:
     """De-identify, upload and verify; running it again continues and never duplicates."""
     with Workspace.open(resolve_workspace_path(workspace)) as ws:
+        options = options_from(
+            ws,
+            window=TimeWindow.parse(window) if window else None,
+            concurrency=concurrency,
+            workers=workers,
+            batch_bytes=int(batch_mb * 1e6) if batch_mb else None,
+        )
         if paths:
             run_scan(ws, paths)
-        summary = run_push(ws)
+        summary = run_push(ws, options, max_rate)
     if not summary.ok:
         raise typer.Exit(1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,9 +63,20 @@ class DeidStats:
 
 
 def run_deidentify(
-    ws: Workspace, rows: list[InstanceRow], *, workers: int, on_event: EventHandler
+    ws: Workspace,
+    rows: list[InstanceRow],
+    *,
+    workers: int,
+    on_event: EventHandler,
+    on_done: Callable[[InstanceRow], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> DeidStats:
-    """De-identify ``rows`` (pending instances) into the outbox."""
+    """De-identify ``rows`` (pending instances) into the outbox.
+
+    ``on_done(row)`` is called after each instance's outcome is recorded (de-identified or
+    quarantined), so the send stage can start on a study as soon as it is complete.
+    ``should_stop()`` ends the stage early (work in flight is abandoned, nothing is lost).
+    """
     stats = DeidStats()
     on_event(StageStarted(Stage.DEIDENTIFY, len(rows), sum(r.size for r in rows)))
     if not rows:
@@ -83,6 +94,9 @@ def run_deidentify(
         open(audit_path, "a", encoding="utf-8") as audit,
     ):
         for row, result in _bounded_map(pool, rows, ws.outbox, window=4 * workers):
+            if should_stop():
+                pool.shutdown(wait=True, cancel_futures=True)
+                break
             if isinstance(result, _Failure):
                 ws.state.mark_quarantined(row.id, result.reason, result.detail)
                 stats.quarantined += 1
@@ -112,6 +126,8 @@ def run_deidentify(
                 )
                 stats.done += 1
             on_event(Advanced(Stage.DEIDENTIFY, 1, row.size))
+            if on_done is not None:
+                on_done(row)
     on_event(StageFinished(Stage.DEIDENTIFY))
     return stats
 

@@ -1,23 +1,33 @@
-"""Run a push: reconcile what is in flight, de-identify, send, verify, clean up, report.
+"""Run a push: reconcile what is in flight, de-identify and send at once, verify, clean up, report.
 
 Every step reads its work from the state DB and writes each outcome back at once, so running
 ``push`` again after any interruption continues where the last one stopped and never sends an
 instance the node already holds.
+
+De-identification (a process pool) and sending (a few threads) overlap: a study's instances are
+sent as soon as a batch's worth is ready or the study is complete, so the run takes about as
+long as the slower of the two, not their sum.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from eucaim.errors import EucaimError
+from eucaim.ingest.pipeline.batching import plan_batches
 from eucaim.ingest.pipeline.deid_stage import run_deidentify
-from eucaim.ingest.pipeline.events import EventHandler, Stage, ignore
+from eucaim.ingest.pipeline.events import EventHandler, Notice, Stage, StageFinished, StageStarted, ignore
+from eucaim.ingest.pipeline.pacing import TimeWindow
 from eucaim.ingest.pipeline.report import PushSummary, write_reports
-from eucaim.ingest.pipeline.send_stage import run_send, run_verify
+from eucaim.ingest.pipeline.send_stage import BatchSender, SendStats, outgoing, run_send, run_verify
+from eucaim.ingest.state.db import InstanceRow
 from eucaim.ingest.state.states import InstanceState
-from eucaim.ingest.upload.base import Target
+from eucaim.ingest.upload.base import OutgoingInstance, Target
 from eucaim.ingest.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -31,17 +41,29 @@ class PushOptions:
     batch_bytes: int
     keep_outbox: bool = False
     resend_rounds: int = 2
+    window: TimeWindow | None = None
 
 
-def options_from(ws: Workspace) -> PushOptions:
+def options_from(ws: Workspace, **overrides: object) -> PushOptions:
     t = ws.config.transfer
-    return PushOptions(
-        workers=t.workers, concurrency=t.concurrency, batch_bytes=t.batch_bytes, keep_outbox=t.keep_outbox
-    )
+    values: dict[str, object] = {
+        "workers": t.workers,
+        "concurrency": t.concurrency,
+        "batch_bytes": t.batch_bytes,
+        "keep_outbox": t.keep_outbox,
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return PushOptions(**values)  # type: ignore[arg-type]
 
 
 def push(
-    ws: Workspace, target: Target, options: PushOptions, *, on_event: EventHandler = ignore
+    ws: Workspace,
+    target: Target,
+    options: PushOptions,
+    *,
+    on_event: EventHandler = ignore,
+    now: Callable[[], datetime] = datetime.now,
+    sleep: Callable[[float], None] | None = None,
 ) -> PushSummary:
     """Bring every indexed instance to ``verified`` on ``target``, or say why not."""
     state = ws.state
@@ -54,31 +76,30 @@ def push(
             before = run_verify(state, target, in_flight, on_event=on_event, stage=Stage.RECONCILE)
             summary.already_on_node = before.verified
         _recover_outbox(ws)
-        deid = run_deidentify(ws, state.instances([S.PENDING]), workers=options.workers, on_event=on_event)
-        summary.deidentified, summary.quarantined_now = deid.done, deid.quarantined
+        waiter = _window_waiter(options.window, on_event, now, sleep)
+        _deidentify_and_send(ws, target, options, summary, on_event, waiter)
         for _ in range(options.resend_rounds):
-            to_send = state.instances([S.DEIDENTIFIED])
-            if not to_send:
+            if summary.fatal:
+                break
+            verify = run_verify(state, target, state.instances([S.SENT, S.DEIDENTIFIED]), on_event=on_event)
+            summary.verified_now += verify.verified
+            leftovers = state.instances([S.DEIDENTIFIED])
+            if not leftovers:
                 break
             sent = run_send(
                 state,
                 target,
-                to_send,
+                leftovers,
                 batch_bytes=options.batch_bytes,
                 concurrency=options.concurrency,
                 on_event=on_event,
             )
-            summary.sent += sent.sent
-            summary.refused += sent.refused
-            summary.unsettled += sent.unsettled
-            summary.errors.extend(sent.errors)
-            if sent.fatal is not None:
-                summary.fatal = str(sent.fatal)
-                break
-            verify = run_verify(state, target, state.instances([S.SENT, S.DEIDENTIFIED]), on_event=on_event)
-            summary.verified_now += verify.verified
-            if verify.missing == 0 and not state.instances([S.DEIDENTIFIED]):
-                break
+            _add_send(summary, sent)
+        else:
+            if not summary.fatal:
+                summary.verified_now += run_verify(
+                    state, target, state.instances([S.SENT]), on_event=on_event
+                ).verified
         if not options.keep_outbox:
             _clean_outbox(ws)
     except EucaimError as exc:
@@ -92,6 +113,113 @@ def push(
         write_reports(state, summary, ws.reports, run_id)
         state.finish_run(run_id, "ok" if summary.ok else "incomplete", summary.report_json)
     return summary
+
+
+def _add_send(summary: PushSummary, sent: SendStats) -> None:
+    summary.sent += sent.sent
+    summary.refused += sent.refused
+    summary.unsettled += sent.unsettled
+    summary.errors.extend(sent.errors)
+    if sent.fatal is not None and summary.fatal is None:
+        summary.fatal = str(sent.fatal)
+
+
+class _StudyBatcher:
+    """Collects de-identified instances per study and hands out batches as they fill or complete."""
+
+    def __init__(
+        self,
+        pending: list[InstanceRow],
+        batch_bytes: int,
+        submit: Callable[[str, list[OutgoingInstance]], None],
+    ) -> None:
+        self._remaining = Counter(r.study_uid for r in pending)
+        self._open: dict[str, list[OutgoingInstance]] = defaultdict(list)
+        self._bytes: Counter[str] = Counter()
+        self._batch_bytes = batch_bytes
+        self._submit = submit
+
+    def add(self, row: InstanceRow, item: OutgoingInstance | None) -> None:
+        if item is not None:
+            if self._bytes[row.study_uid] + item.size > self._batch_bytes:
+                self._flush(row.study_uid)
+            self._open[row.study_uid].append(item)
+            self._bytes[row.study_uid] += item.size
+        self._remaining[row.study_uid] -= 1
+        if self._remaining[row.study_uid] <= 0:
+            self._flush(row.study_uid)
+
+    def flush_all(self) -> None:
+        for study in list(self._open):
+            self._flush(study)
+
+    def _flush(self, study: str) -> None:
+        batch = self._open.pop(study, [])
+        self._bytes.pop(study, None)
+        if batch:
+            self._submit(batch[0].study_instance_uid, batch)
+
+
+def _deidentify_and_send(
+    ws: Workspace,
+    target: Target,
+    options: PushOptions,
+    summary: PushSummary,
+    on_event: EventHandler,
+    before_send: Callable[[], None] | None,
+) -> None:
+    state = ws.state
+    ready = [outgoing(r) for r in state.instances([S.DEIDENTIFIED])]
+    pending = state.instances([S.PENDING])
+    on_event(
+        StageStarted(
+            Stage.SEND, len(ready) + len(pending), sum(i.size for i in ready) + sum(r.size for r in pending)
+        )
+    )
+    sender = BatchSender(
+        state, target, concurrency=options.concurrency, on_event=on_event, before_send=before_send
+    )
+    for study_uid, batch in plan_batches(ready, max_bytes=options.batch_bytes):
+        sender.submit(study_uid, batch)
+    batcher = _StudyBatcher(pending, options.batch_bytes, sender.submit)
+
+    def on_done(row: InstanceRow) -> None:
+        fresh = state.get(row.id)
+        batcher.add(row, outgoing(fresh) if fresh.state is S.DEIDENTIFIED else None)
+
+    deid = run_deidentify(
+        ws,
+        pending,
+        workers=options.workers,
+        on_event=on_event,
+        on_done=on_done,
+        should_stop=lambda: sender.stopped,
+    )
+    batcher.flush_all()
+    summary.deidentified, summary.quarantined_now = deid.done, deid.quarantined
+    _add_send(summary, sender.join())
+    on_event(StageFinished(Stage.SEND))
+
+
+def _window_waiter(
+    window: TimeWindow | None,
+    on_event: EventHandler,
+    now: Callable[[], datetime],
+    sleep: Callable[[float], None] | None,
+) -> Callable[[], None] | None:
+    if window is None:
+        return None
+    import time
+
+    do_sleep = sleep or time.sleep
+
+    def wait() -> None:
+        seconds = window.seconds_until_open(now())
+        if seconds > 0:
+            on_event(Notice(f"outside the transfer window {window}; waiting {seconds / 60:.0f} min"))
+            do_sleep(seconds)
+
+    return wait
 
 
 def verified_totals(ws: Workspace) -> dict[str, int]:

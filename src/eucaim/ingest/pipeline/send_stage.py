@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,92 @@ def _send_splitting(
         )
 
 
+class BatchSender:
+    """Sends STOW batches on a few threads while the caller keeps producing them.
+
+    ``submit`` blocks when ``2 × concurrency`` batches are already waiting, so a fast producer
+    (de-identification) cannot pile up work in memory. After a fatal error (credentials refused,
+    no rights, unknown biobank) nothing more is sent and :attr:`stopped` turns true.
+    """
+
+    def __init__(
+        self,
+        state: StateDB,
+        target: Target,
+        *,
+        concurrency: int,
+        on_event: EventHandler,
+        before_send: Callable[[], None] | None = None,
+    ) -> None:
+        self.stats = SendStats()
+        self._state = state
+        self._target = target
+        self._on_event = on_event
+        self._before_send = before_send
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="stow")
+        self._slots = threading.BoundedSemaphore(2 * concurrency)
+        self._futures: list[Future[None]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def submit(self, study_uid: str, batch: list[OutgoingInstance]) -> None:
+        if self.stopped or not batch:
+            return
+        self._slots.acquire()
+        self._futures.append(self._pool.submit(self._run, study_uid, batch))
+
+    def join(self) -> SendStats:
+        """Wait for every submitted batch and return the totals."""
+        for future in self._futures:
+            future.result()
+        self._pool.shutdown(wait=True)
+        return self.stats
+
+    def _run(self, study_uid: str, batch: list[OutgoingInstance]) -> None:
+        try:
+            if self.stopped:
+                return
+            if self._before_send is not None:
+                self._before_send()
+            self._send(study_uid, batch)
+        finally:
+            self._slots.release()
+
+    def _send(self, study_uid: str, batch: list[OutgoingInstance]) -> None:
+        size = sum(i.size for i in batch)
+        ids = [i.instance_id for i in batch]
+        try:
+            outcomes = _send_splitting(self._target, study_uid, batch)
+        except (AuthenticationError, UploadError) as exc:
+            if isinstance(exc, AuthenticationError) or exc.status_code in (403, 404):
+                # Nothing else will succeed; stop sending, keep what was settled.
+                with self._lock:
+                    self.stats.fatal = self.stats.fatal or exc
+                self._stop.set()
+            self._state.record_attempt_error(ids, str(exc))
+            self._count_failure(batch, str(exc), size)
+            return
+        except TransientError as exc:
+            self._state.record_attempt_error(ids, str(exc))
+            self._on_event(Notice(f"a batch of {len(batch)} instances could not be sent: {exc}"))
+            self._count_failure(batch, str(exc), size)
+            return
+        for part, result in outcomes:
+            with self._lock:
+                _settle(self._state, part, result, self.stats, self._on_event)
+            self._on_event(Advanced(Stage.SEND, len(part), sum(i.size for i in part)))
+
+    def _count_failure(self, batch: list[OutgoingInstance], error: str, size: int) -> None:
+        with self._lock:
+            self.stats.errors.append(error)
+            self.stats.unsettled += len(batch)
+        self._on_event(Advanced(Stage.SEND, len(batch), size))
+
+
 def run_send(
     state: StateDB,
     target: Target,
@@ -64,40 +151,13 @@ def run_send(
     concurrency: int,
     on_event: EventHandler,
 ) -> SendStats:
-    """Send de-identified ``rows``; settle each instance from the target's answer."""
-    stats = SendStats()
+    """Send de-identified ``rows`` in study batches; settle each instance from the target's answer."""
     items = [outgoing(r) for r in rows]
     on_event(StageStarted(Stage.SEND, len(items), sum(i.size for i in items)))
-    batches = plan_batches(items, max_bytes=batch_bytes)
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        futures = {
-            pool.submit(_send_splitting, target, study_uid, batch): batch for study_uid, batch in batches
-        }
-        for future in as_completed(futures):
-            batch = futures[future]
-            try:
-                outcomes = future.result()
-            except (AuthenticationError, UploadError) as exc:
-                if isinstance(exc, AuthenticationError) or exc.status_code in (403, 404):
-                    # Nothing else will succeed; stop queueing, keep what was settled.
-                    stats.fatal = stats.fatal or exc
-                    for f in futures:
-                        f.cancel()
-                state.record_attempt_error([i.instance_id for i in batch], str(exc))
-                stats.errors.append(str(exc))
-                stats.unsettled += len(batch)
-                on_event(Advanced(Stage.SEND, len(batch), sum(i.size for i in batch)))
-                continue
-            except TransientError as exc:
-                state.record_attempt_error([i.instance_id for i in batch], str(exc))
-                stats.errors.append(str(exc))
-                stats.unsettled += len(batch)
-                on_event(Notice(f"a batch of {len(batch)} instances could not be sent: {exc}"))
-                on_event(Advanced(Stage.SEND, len(batch), sum(i.size for i in batch)))
-                continue
-            for part, result in outcomes:
-                _settle(state, part, result, stats, on_event)
-                on_event(Advanced(Stage.SEND, len(part), sum(i.size for i in part)))
+    sender = BatchSender(state, target, concurrency=concurrency, on_event=on_event)
+    for study_uid, batch in plan_batches(items, max_bytes=batch_bytes):
+        sender.submit(study_uid, batch)
+    stats = sender.join()
     on_event(StageFinished(Stage.SEND))
     return stats
 

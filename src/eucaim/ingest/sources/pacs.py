@@ -29,9 +29,8 @@ from eucaim.ingest.sources.query import (
     StudyQuery,
     build_find_identifier,
     is_valid_uid,
-    matches,
-    merge_matches,
     parse_find_reply,
+    select_studies,
 )
 from eucaim.ingest.sources.writer import InstanceWriter, OnStored
 
@@ -149,7 +148,7 @@ class PacsClient:
         Raises PacsUnavailable when the PACS cannot be reached and PacsError when it refuses.
         """
         started = time.perf_counter()
-        with self._associate([build_context(VERIFICATION)]) as assoc:
+        with self._associate([build_context(VERIFICATION)], "C-ECHO") as assoc:
             status = assoc.send_c_echo()
             code = self._status_code(status, "C-ECHO")
             if code != _SUCCESS:
@@ -161,25 +160,19 @@ class PacsClient:
     def find_studies(self, query: StudyQuery) -> list[StudyMatch]:
         """Return the studies matching ``query``, merged by StudyInstanceUID, in reply order.
 
-        Replies without a usable StudyInstanceUID are dropped; replies contradicting the query
-        (some PACS ignore keys they do not index) are filtered out.
+        Replies without a usable StudyInstanceUID are dropped, and so are studies whose replies all
+        contradict the query (some PACS ignore keys they do not index).
         """
         identifier = build_find_identifier(query)
-        replies: list[StudyMatch] = []
-        dropped = 0
-        with self._associate([build_context(FIND)]) as assoc:
-            self._require_context(assoc, FIND, "C-FIND (Study Root)")
+        replies: list[StudyMatch | None] = []
+        with self._associate([build_context(FIND)], "C-FIND (Study Root)") as assoc:
             for status, reply in assoc.send_c_find(identifier, FIND):
                 code = self._status_code(status, "C-FIND")
                 if code in _PENDING:
-                    match = parse_find_reply(reply)
-                    if match is None or not matches(query, match):
-                        dropped += 1
-                    else:
-                        replies.append(match)
+                    replies.append(parse_find_reply(reply))
                 elif code != _SUCCESS:
                     raise PacsError(f"{self._where} failed the C-FIND with status 0x{code:04X}", status=code)
-        studies = merge_matches(replies)
+        studies, dropped = select_studies(query, replies)
         logger.info(
             "C-FIND on %s: %d studies (%d replies, %d dropped)",
             self._where,
@@ -203,11 +196,11 @@ class PacsClient:
         writer = InstanceWriter(dest_dir, on_instance)
         with self._associate(
             retrieve_contexts(GET),
+            "C-GET (Study Root)",
             roles=storage_scp_roles(),
             handlers=[(evt.EVT_C_STORE, writer.handle_store)],
             retrieve=True,
         ) as assoc:
-            self._require_context(assoc, GET, "C-GET (Study Root)")
             final = self._last_status(assoc.send_c_get(_retrieve_identifier(study_uid), GET), "C-GET")
         result = self._result(final, "C-GET", received=writer.stored, refused=writer.failed)
         return result
@@ -218,8 +211,7 @@ class PacsClient:
         The PACS must have ``dest_aet`` in its modality table with our host and port.
         """
         _check_uid(study_uid)
-        with self._associate([build_context(MOVE)], retrieve=True) as assoc:
-            self._require_context(assoc, MOVE, "C-MOVE (Study Root)")
+        with self._associate([build_context(MOVE)], "C-MOVE (Study Root)", retrieve=True) as assoc:
             responses = assoc.send_c_move(_retrieve_identifier(study_uid), dest_aet, MOVE)
             final = self._last_status(responses, "C-MOVE", dest_aet=dest_aet)
         return self._result(final, "C-MOVE", dest_aet=dest_aet)
@@ -230,6 +222,7 @@ class PacsClient:
     def _associate(
         self,
         contexts: Sequence[Any],
+        what: str,
         *,
         roles: Sequence[Any] = (),
         handlers: Sequence[Any] = (),
@@ -252,17 +245,22 @@ class PacsClient:
             tls_args=tls_args,
         )
         if not assoc.is_established:
-            raise self._association_error(assoc)
+            raise self._association_error(assoc, what)
         _disable_nagle(assoc)
         try:
+            # The first context is the service asked for; the others (storage for C-GET) are extras.
+            self._require_context(assoc, contexts[0].abstract_syntax, what)
             yield assoc
         finally:
             if assoc.is_established:
                 assoc.release()
 
-    def _association_error(self, assoc: Association) -> EucaimError:
+    def _association_error(self, assoc: Association, what: str) -> EucaimError:
         cfg = self.config
         primitive = assoc.acceptor.primitive
+        if not assoc.is_rejected and primitive is not None and primitive.result == 0x00:
+            # Accepted, then aborted by pynetdicom because the PACS took none of our contexts.
+            return self._unsupported(what)
         if assoc.is_rejected and primitive is not None:
             result, source, reason = primitive.result, primitive.result_source, primitive.diagnostic
             why = _REJECT_REASONS.get((source or 0, reason or 0), str(primitive.reason_str))
@@ -289,11 +287,14 @@ class PacsClient:
 
     def _require_context(self, assoc: Association, abstract_syntax: str, what: str) -> None:
         if not any(cx.abstract_syntax == abstract_syntax for cx in assoc.accepted_contexts):
-            raise PacsError(
-                f"{self._where} does not accept {what}",
-                hint="ask the PACS administrator to enable it for our AE title, or use the other "
-                "retrieve method (C-GET or C-MOVE)",
-            )
+            raise self._unsupported(what)
+
+    def _unsupported(self, what: str) -> PacsError:
+        return PacsError(
+            f"{self._where} does not accept {what} from AE title {self.config.calling_aet}",
+            hint="ask the PACS administrator to allow it for our AE title, or use the other retrieve "
+            "method (C-GET or C-MOVE)",
+        )
 
     def _status_code(self, status: Dataset, operation: str) -> int:
         # An empty status means the association was aborted or a DIMSE timeout expired.

@@ -212,3 +212,16 @@ def merge_matches(replies: Iterable[StudyMatch]) -> list[StudyMatch]:
             retrieve_aet=seen.retrieve_aet or reply.retrieve_aet,
         )
     return list(merged.values())
+
+
+def select_studies(query: StudyQuery, replies: Iterable[StudyMatch | None]) -> tuple[list[StudyMatch], int]:
+    """Return the studies to keep from parsed C-FIND replies, and how many replies were dropped.
+
+    A study is kept when at least one of its replies satisfies ``query``; its other replies
+    (e.g. the same study under a merged PatientID) are merged into it rather than lost.
+    """
+    replies = list(replies)
+    parsed = [reply for reply in replies if reply is not None]
+    wanted = {reply.study_uid for reply in parsed if matches(query, reply)}
+    kept = [reply for reply in parsed if reply.study_uid in wanted]
+    return merge_matches(kept), len(replies) - len(kept)

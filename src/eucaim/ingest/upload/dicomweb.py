@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from eucaim.errors import AuthenticationError, UploadError
+from eucaim.ingest.pipeline.pacing import RateLimiter
 from eucaim.ingest.upload.base import OutgoingInstance, PayloadTooLarge, SendResult
 from eucaim.ingest.upload.http import RetryPolicy, build_client, raise_for_transient
 from eucaim.ingest.upload.stow_response import parse_store_response
@@ -60,8 +61,10 @@ class DicomwebTarget:
         timeout_s: float = 120.0,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._rate = rate_limiter
         self._client = build_client(
             self.base_url, ca_bundle=ca_bundle, timeout_s=timeout_s, transport=transport
         )
@@ -133,6 +136,8 @@ class DicomwebTarget:
                 with open(item.path, "rb") as fh:
                     while chunk := fh.read(CHUNK):
                         sent += len(chunk)
+                        if self._rate is not None:
+                            self._rate.consume(len(chunk))
                         yield chunk
                 if sent != size:
                     raise UploadError(f"{item.path} changed while it was being sent")
