@@ -16,6 +16,7 @@ from eucaim.ingest.sources.query import (
     matches,
     merge_matches,
     parse_find_reply,
+    select_studies,
 )
 
 UID = "1.2.826.0.1.3680043.8.498.10"
@@ -140,3 +141,18 @@ def test_one_study_reported_under_two_patient_ids_is_merged() -> None:
         ),
         other,
     ]
+
+
+def test_selection_keeps_other_replies_of_a_wanted_study_and_counts_the_dropped() -> None:
+    query = StudyQuery(patient_id="P1")
+    replies = [
+        StudyMatch(UID, patient_ids=("P1",)),
+        None,
+        StudyMatch(UID, patient_ids=("P1-MERGED",)),
+        StudyMatch("1.2.3", patient_ids=("P2",)),
+    ]
+
+    studies, dropped = select_studies(query, replies)
+
+    assert studies == [StudyMatch(UID, patient_ids=("P1", "P1-MERGED"))]
+    assert dropped == 2
