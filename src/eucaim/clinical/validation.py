@@ -71,6 +71,18 @@ class ValidationResult:
         )
 
 
+def _identifying_hint(column: str, category: str) -> str:
+    drop = f'add "{column}" to drop = [...] in the mapping file'
+    if category == "medical-record":
+        mapped = f'"{column}" = "patient_id"'
+        return f"if it holds the DICOM PatientID, map it under [columns] as {mapped}; else {drop}"
+    if category == "birth-date":
+        return (
+            f'{drop}, or map it under [columns] as "{column}" = "birth_date" to check ages (never uploaded)'
+        )
+    return f"{drop}; if it is not identifying, map it explicitly under [columns]"
+
+
 def _column_issues(bindings: list[ColumnBinding], schema: Schema) -> list[Issue]:
     issues: list[Issue] = []
     for b in bindings:
@@ -82,8 +94,7 @@ def _column_issues(bindings: list[ColumnBinding], schema: Schema) -> list[Issue]
                 Issue(
                     "identifying-column",
                     f"column {b.column!r} looks identifying ({category}); it must not leave the hospital",
-                    f'add "{b.column}" to drop = [...] in the mapping file; if it is not identifying, '
-                    "map it explicitly under [columns]",
+                    _identifying_hint(b.column, category),
                     column=b.column,
                 )
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -86,6 +87,10 @@ def test_without_its_mapping_the_same_file_is_refused_for_identifying_columns() 
     refused = {i.column for i in result.issues if i.rule == "identifying-column"}
     assert refused == {"NHC", "Nombre", "Apellidos", "Fecha nacimiento"}
     assert all(i.value is None for i in result.issues)
+    hints = {i.column: i.hint for i in result.issues if i.rule == "identifying-column"}
+    assert '"NHC" = "patient_id"' in hints["NHC"]
+    assert '"Fecha nacimiento" = "birth_date"' in hints["Fecha nacimiento"]
+    assert 'add "Nombre" to drop' in hints["Nombre"]
 
 
 def test_birth_date_named_like_the_field_is_still_refused_until_mapped(
@@ -204,3 +209,34 @@ def test_free_text_values_are_never_repeated_in_findings(tmp_path: Path) -> None
     )
     [issue] = _validate(path, schema).errors
     assert (issue.rule, issue.column, issue.value) == ("length", "notes", None)
+
+
+def test_chaimeleon_eform_json_validates_with_a_subject_mapping(tmp_path: Path, schema: Schema) -> None:
+    eform = [
+        {
+            "subjectName": "P1",
+            "eForm": {
+                "pages": [
+                    {"page_name": "inclusion_criteria", "page_data": {"population": {"value": "control"}}},
+                    {
+                        "page_name": "patient_data",
+                        "page_data": {"sex": {"value": "FEMALE"}, "age": {"value": 48}},
+                    },
+                    {
+                        "page_name": "imaging",
+                        "page_data": {
+                            "acquisition_date": {"value": "2021-03-01"},
+                            "topography": {"value": "breast"},
+                        },
+                    },
+                ]
+            },
+        }
+    ]
+    path = tmp_path / "eforms.json"
+    path.write_text(json.dumps(eform))
+    mapping = parse_mapping({"columns": {"subjectName": "patient_id"}})
+    result = _validate(path, schema, mapping)
+    assert result.errors == []
+    assert {w.rule for w in result.warnings} == {"unknown-column"}  # the page_name entries
+    assert result.rows[0].values["sex"] == "female"
