@@ -26,10 +26,12 @@ class ImagingStudy:
 
 @dataclass(frozen=True)
 class WorkspaceImaging:
-    """What linkage needs from a workspace: the site secret and original PatientID -> studies."""
+    """What clinical work needs from a workspace: its site secret and pseudonym format (the ones
+    the DICOM engine uses) and its imaging index, original PatientID -> studies."""
 
     secret: bytes
     studies: Mapping[str, Sequence[ImagingStudy]]
+    pseudonym_format: str = DEFAULT_PSEUDONYM_FORMAT
 
 
 class LinkStatus(StrEnum):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 import eucaim.ingest.cli.clinical as clinical_cli
 from eucaim.clinical.linkage import ImagingStudy, WorkspaceImaging
+from eucaim.deid.pseudonym import derive_patient_pseudonym
 from eucaim.errors import ClinicalDataError, ConfigError
 from eucaim.ingest.cli.app import app
 
@@ -80,14 +82,16 @@ def test_validate_clean_file_with_mapping_exits_0(tmp_path: Path) -> None:
     assert result.stderr == ""
 
 
-def _workspace_with_images(tmp_path: Path, patients: dict[str, list[ImagingStudy]]) -> Path:
+def _workspace_with_images(
+    tmp_path: Path, patients: dict[str, list[ImagingStudy]], pseudonym_format: str = "EUCAIM-{hex}"
+) -> Path:
     workspace = tmp_path / "ws"
     workspace.mkdir()
-    seen: list[Path] = []
 
-    def provider(path: Path) -> WorkspaceImaging:
-        seen.append(path)
-        return WorkspaceImaging(secret=SECRET, studies=patients)
+    def provider(path: Path) -> WorkspaceImaging | None:
+        if path != workspace:
+            return None
+        return WorkspaceImaging(secret=SECRET, studies=patients, pseudonym_format=pseudonym_format)
 
     clinical_cli.register_imaging_provider(provider)
     return workspace
@@ -156,3 +160,49 @@ def test_no_identifying_value_reaches_the_log(caplog: pytest.LogCaptureFixture) 
     assert "validated cases_es_latin1.csv" in caplog.text
     for phi in ("000123", "María", "Núñez", "14/02/1961", "García"):
         assert phi not in caplog.text
+
+
+def test_preview_prints_exactly_the_records_that_would_leave(tmp_path: Path) -> None:
+    workspace = _workspace_with_images(tmp_path, {}, pseudonym_format="SITE7-{hex}")
+    args = ["clinical", "preview", str(data_file("cases_es_latin1.csv"))]
+    args += ["--mapping", str(data_file("cases_es_mapping.toml")), "--workspace", str(workspace)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["subject"] for r in records] == [
+        derive_patient_pseudonym(SECRET, pid, fmt="SITE7-{hex}") for pid in ("000123", "000456", "000789")
+    ]
+    for phi in ("000123", "María", "Núñez", "1961", "antecedentes"):
+        assert phi not in result.stdout
+
+    written = runner.invoke(
+        app,
+        [
+            *args,
+            "--out",
+            "records.jsonl",
+            "--baseline",
+            "date_radiological_detection",
+            "--baseline",
+            "acquisition_date",
+        ],
+    )
+    assert written.exit_code == 0, written.output
+    lines = (tmp_path / "records.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[0])["fields"]["date_radiological_detection"] == 0
+    assert "wrote 3 record(s) to records.jsonl" in written.stdout
+
+
+def test_preview_needs_a_workspace_secret_and_a_valid_file(tmp_path: Path) -> None:
+    no_ws = runner.invoke(app, ["clinical", "preview", str(data_file("controls.tsv"))])
+    assert no_ws.exit_code == 1
+    assert isinstance(no_ws.exception, ConfigError)
+    assert "pseudonyms need its site secret" in str(no_ws.exception)
+    workspace = _workspace_with_images(tmp_path, {})
+    invalid = runner.invoke(
+        app,
+        ["clinical", "preview", str(data_file("cases_errors_utf8_bom.csv")), "--workspace", str(workspace)],
+    )
+    assert invalid.exit_code == 1
+    assert isinstance(invalid.exception, ClinicalDataError)
+    assert invalid.stdout == ""

@@ -69,16 +69,25 @@ def template(
     )
 
 
-def _linkage(result: ValidationResult, workspace: Path | None) -> LinkageReport | None:
-    from eucaim.clinical.linkage import link
-
+def _workspace_imaging(workspace: Path | None) -> WorkspaceImaging | None:
     path = resolve_workspace_path(workspace)
     if _imaging_provider is None or not path.is_dir():
         return None
-    imaging = _imaging_provider(path)
+    return _imaging_provider(path)
+
+
+def _linkage(result: ValidationResult, workspace: Path | None) -> LinkageReport | None:
+    from eucaim.clinical.linkage import link
+
+    imaging = _workspace_imaging(workspace)
     if imaging is None:
         return None
-    return link(result.patient_rows(), imaging.studies, secret=imaging.secret)
+    return link(
+        result.patient_rows(),
+        imaging.studies,
+        secret=imaging.secret,
+        pseudonym_format=imaging.pseudonym_format,
+    )
 
 
 @clinical_app.command("validate")
@@ -152,3 +161,59 @@ def validate(
     if failed:
         err_console.print("[red]clinical data is not ready for upload[/]")
         raise typer.Exit(code=1)
+
+
+@clinical_app.command("preview")
+def preview(
+    file: Annotated[Path, typer.Argument(help="Clinical file: .csv, .tsv, .xlsx, .json or .jsonl.")],
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", "-m", help="Column mapping (TOML).", show_default=False)
+    ] = None,
+    schema: SchemaOption = None,
+    extension: ExtensionOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write the records here (JSON Lines) instead of stdout.", show_default=False
+        ),
+    ] = None,
+    baseline: Annotated[
+        list[str] | None,
+        typer.Option("--baseline", help="Give dates as days from this date field (repeat for fallbacks)."),
+    ] = None,
+    scrub_free_text: Annotated[
+        bool, typer.Option("--scrub-free-text", help="Scrub free-text fields instead of dropping them.")
+    ] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Show exactly what would leave the hospital for FILE: one pseudonymised JSON record per line."""
+    import json
+
+    from eucaim.clinical.intake import check_file
+    from eucaim.clinical.pseudonymise import FreeText
+    from eucaim.clinical.upload import records_to_upload
+    from eucaim.errors import ConfigError
+
+    imaging = _workspace_imaging(workspace)
+    if imaging is None:
+        raise ConfigError(
+            f"no workspace at {resolve_workspace_path(workspace)}: pseudonyms need its site secret",
+            hint="pass --workspace, or create one with `eucaim-ingest init`",
+        )
+    result = check_file(
+        file, mapping_path=mapping, schema=schema, extensions=extension or [], today=date.today()
+    )
+    items = records_to_upload(
+        result,
+        imaging.secret,
+        free_text=FreeText.SCRUB if scrub_free_text else FreeText.DROP,
+        baseline=baseline or (),
+        pseudonym_format=imaging.pseudonym_format,
+    )
+    lines = [json.dumps(item.record.as_json(), ensure_ascii=False, sort_keys=True) for item in items]
+    if out is None:
+        for line in lines:
+            console.print(line, markup=False, soft_wrap=True)
+        return
+    out.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    console.print(f"wrote {len(lines)} record(s) to {out}")
