@@ -278,10 +278,15 @@ class PacsClient:
         )
 
     def _probe(self) -> str:
-        """Say why a TCP connection fails, since pynetdicom reports only that association failed."""
+        """Say why a connection fails, since pynetdicom reports only that association failed."""
+        cfg = self.config
         try:
-            with socket.create_connection((self.config.host, self.config.port), timeout=self.config.timeout):
+            with socket.create_connection((cfg.host, cfg.port), timeout=cfg.timeout) as sock:
+                if cfg.tls is not None:
+                    cfg.tls.wrap_socket(sock, server_hostname=cfg.host).close()
                 return "the connection opened but the association was aborted (TLS or protocol mismatch?)"
+        except ssl.SSLError as exc:
+            return f"TLS handshake failed: {exc.reason or exc}"
         except OSError as exc:
             return exc.strerror or type(exc).__name__
 

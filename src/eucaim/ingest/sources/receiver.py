@@ -8,6 +8,7 @@ localhost is the classic reason C-MOVE "works" in testing and fails in productio
 from __future__ import annotations
 
 import logging
+import ssl
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -35,7 +36,8 @@ class Receiver:
     C-ECHO. ``on_stored(path, sop_instance_uid)`` runs after each instance is on disk; if it
     raises, the PACS is told the store failed (so it sends again) and the file stays.
     Associations whose called AE title is not ``ae_title`` are rejected, so a misrouted PACS
-    configuration shows up at once instead of silently filling the wrong workspace.
+    configuration shows up at once instead of silently filling the wrong workspace. ``tls`` is a
+    server context (``eucaim.tls.server_context``) for DICOM over TLS.
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class Receiver:
         *,
         bind_address: str = "0.0.0.0",
         max_associations: int = 10,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         if not 0 < len(ae_title.strip()) <= 16:
             raise ConfigError(f"AE title {ae_title!r} must have 1 to 16 characters")
@@ -54,6 +57,7 @@ class Receiver:
         self.port = port
         self.bind_address = bind_address
         self.dest_dir = dest_dir
+        self.tls = tls
         self.writer = InstanceWriter(dest_dir, on_stored)
         self._ae = AE(ae_title=self.ae_title)
         self._ae.maximum_associations = max_associations
@@ -97,6 +101,7 @@ class Receiver:
                 (self.bind_address, self.port),
                 block=False,
                 evt_handlers=[(evt.EVT_C_STORE, self.writer.handle_store)],
+                ssl_context=self.tls,
             )
         except OSError as exc:
             raise ConfigError(
