@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from pathlib import Path
 
 import charset_normalizer
@@ -14,6 +15,7 @@ from eucaim.clinical.table import SourceInfo, SourceRow, Table
 from eucaim.errors import ClinicalDataError
 
 DELIMITERS = (";", ",", "\t", "|")
+_EXCEL_SEP = re.compile(r"\Asep=(.)\r?\n", re.IGNORECASE)
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
     (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
@@ -90,8 +92,15 @@ def detect_delimiter(text: str) -> str:
 def parse_csv(
     text: str, *, name: str, encoding: str, delimiter: str | None = None, notes: list[str] | None = None
 ) -> Table:
-    """Parse decoded CSV text; blank lines are skipped but keep their row numbers."""
-    used = delimiter or detect_delimiter(text)
+    """Parse decoded CSV text; blank lines are skipped but keep their row numbers.
+
+    A first line ``sep=;`` (Excel's delimiter hint) sets the delimiter; Excel hides that line, so
+    row numbers start after it, as the user sees them.
+    """
+    hint = _EXCEL_SEP.match(text)
+    if hint:
+        text = text[hint.end() :]
+    used = delimiter or (hint.group(1) if hint else None) or detect_delimiter(text)
     records = list(csv.reader(io.StringIO(text, newline=""), delimiter=used))
     if not records or not any(c.strip() for c in records[0]):
         raise ClinicalDataError(f"{name} has no header row", hint="the first row must name the columns")

@@ -80,6 +80,17 @@ def test_delimiter_is_detected_even_with_the_others_inside_values(delimiter: str
     assert detect_delimiter(text) == delimiter
 
 
+def test_excel_sep_hint_line_sets_the_delimiter_and_is_not_a_row(tmp_path: Path) -> None:
+    path = tmp_path / "sep.csv"
+    path.write_text(
+        "sep=,\r\npatient_id,imaging_protocol\r\nP1,CT; thorax; abdomen; pelvis\r\n", encoding="utf-8"
+    )
+    table = load_table(path)
+    assert table.source.delimiter == ","
+    assert table.columns == ("patient_id", "imaging_protocol")
+    assert table.rows[0].number == 2
+
+
 def test_row_numbers_match_the_spreadsheet_across_blank_lines_and_multiline_cells(tmp_path: Path) -> None:
     path = tmp_path / "rows.csv"
     path.write_text('patient_id,note\nP1,"two\nlines"\n\nP2,x\n', encoding="utf-8")
