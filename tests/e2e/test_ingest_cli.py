@@ -54,13 +54,18 @@ def test_init_scan_push_status_and_a_second_push(seeded_node: SeededNode, tmp_pa
     assert again.returncode == 0
     assert f"nothing to do: all {len(cohort.files)} instances are already verified" in again.stdout
 
-    status = ingest("status", ws=ws)
+    status = ingest("status", "--by", "patient", ws=ws)
     assert status.returncode == 0
     assert "verified" in status.stdout and "truncated" in status.stdout
+    # Per patient, by pseudonym only: original IDs appear only when asked for.
+    for patient in cohort.patients:
+        assert patient.patient_id not in status.stdout
+    revealed = ingest("status", "--by", "patient", "--reveal", ws=ws)
+    assert all(p.patient_id in revealed.stdout for p in cohort.patients)
 
     # The site secret and the token appear in no output and no report.
     secret_text = secret.read_text().strip()
-    texts = [r.stdout + r.stderr for r in (init, scan, push, again, status)]
+    texts = [r.stdout + r.stderr for r in (init, scan, push, again, status, revealed)]
     texts += [p.read_text() for p in (ws / "reports").iterdir()]
     assert not any(secret_text in t or seeded_node.ingester_token in t for t in texts)
 

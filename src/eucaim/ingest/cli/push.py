@@ -85,6 +85,10 @@ def push_command(
     workers: Annotated[
         int | None, typer.Option("--workers", help="De-identification processes", min=1, max=64)
     ] = None,
+    retry_quarantined: Annotated[
+        bool,
+        typer.Option("--retry-quarantined", help="Give quarantined instances another try first"),
+    ] = False,
     batch_mb: Annotated[
         float | None, typer.Option("--batch-mb", help="Largest STOW request in MB", min=0.01)
     ] = None,
@@ -100,6 +104,8 @@ def push_command(
         )
         if paths:
             run_scan(ws, paths)
+        if retry_quarantined:
+            console.print(f"{ws.state.requeue_quarantined()} quarantined instances will be tried again")
         summary = run_push(ws, options, max_rate)
     if not summary.ok:
         raise typer.Exit(1)

@@ -308,6 +308,25 @@ class StateDB:
             counts[InstanceState(r["state"])] = int(r["n"])
         return counts
 
+    def counts_by_group(self, level: str) -> list[tuple[str, str, dict[InstanceState, int]]]:
+        """Per patient or per study: (original key, pseudonymous key or "", counts per state)."""
+        if level == "patient":
+            key, out_key = "patient_id", "pseudonym"
+        elif level == "study":
+            key, out_key = "study_uid", "out_study_uid"
+        else:
+            raise ValueError(f"unknown grouping {level!r}")
+        rows = self._query(
+            f"SELECT {key} AS k, MAX(COALESCE({out_key}, '')) AS o, state, COUNT(*) AS n "
+            f"FROM instances GROUP BY {key}, state ORDER BY {key}"
+        )
+        groups: dict[str, tuple[str, dict[InstanceState, int]]] = {}
+        for r in rows:
+            out, counts = groups.setdefault(r["k"], ("", dict.fromkeys(InstanceState, 0)))
+            counts[InstanceState(r["state"])] = int(r["n"])
+            groups[r["k"]] = (out or r["o"], counts)
+        return [(k, out, counts) for k, (out, counts) in groups.items()]
+
     def totals(self) -> dict[str, int]:
         """Distinct patients, studies and series, and instances, over everything indexed."""
         row = self._query(
