@@ -90,12 +90,20 @@ class Scrubber:
     """Removes a fixed set of identifying values and the generic ID/date patterns from text."""
 
     def __init__(self, identifiers: Iterable[str]) -> None:
-        words = sorted({w for w in identifiers if w}, key=len, reverse=True)
+        # Values under three characters ("1", "AB") identify no one and match everywhere.
+        words = sorted({w for w in identifiers if len(w) >= _MIN_NAME_PART}, key=len, reverse=True)
         self._values = (
-            re.compile("|".join(rf"(?<![\w]){re.escape(w)}(?![\w])" for w in words), re.IGNORECASE)
+            # Bounded by anything but a letter or digit: "DOE_JOHN" and "JOHN-T1" still match.
+            re.compile("|".join(rf"(?<![^\W_]){re.escape(w)}(?![^\W_])" for w in words), re.IGNORECASE)
             if words
             else None
         )
+
+    def remove_identifiers(self, text: str) -> str:
+        """``text`` without the dataset's own identifying values (no generic patterns)."""
+        if self._values is None or not self._values.search(text):
+            return text
+        return re.sub(r"\s+", " ", self._values.sub(" ", text)).strip()
 
     def scrub(self, text: str) -> str:
         """``text`` without identifying values and patterns, whitespace collapsed."""

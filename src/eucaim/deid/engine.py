@@ -20,7 +20,7 @@ from pydicom.dataset import FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
-from eucaim.deid.actions import Action, dummy_value
+from eucaim.deid.actions import DUMMY_TEXT, Action, dummy_value
 from eucaim.deid.burned_in import burned_in_risk
 from eucaim.deid.dates import shift_da, shift_dt
 from eucaim.deid.descriptors import Scrubber, collect_identifiers
@@ -28,6 +28,7 @@ from eucaim.deid.profile import BASIC_PROFILE_CODE, OPTIONS, Profile
 from eucaim.deid.pseudonym import (
     DEFAULT_PSEUDONYM_FORMAT,
     derive_day_offset,
+    derive_input_hash,
     derive_patient_pseudonym,
     derive_uid,
 )
@@ -43,6 +44,8 @@ _LONG_TEXT_VRS = frozenset({"LT", "ST", "UT", "UC", "PN"})
 _TAG_PATIENT_ID = 0x00100020
 _TAG_PATIENT_NAME = 0x00100010
 _TAG_CONTENT_SEQUENCE = 0x0040A730
+# Values from controlled vocabularies (code macro): never free text, never scrubbed.
+_CODED_TAGS = frozenset({0x00080100, 0x00080102, 0x00080103, 0x00080119, 0x00080120, 0x0008010F, 0x00080105})
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ class _Run:
 
     pseudonym: str
     days: int
-    scrubber: Scrubber | None
+    scrubber: Scrubber
     actions: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -109,9 +112,10 @@ class Deidentifier:
         self.rules = RuleSet(profile)
         self._secret = secret
         self._format = pseudonym_format
-        self._cleans = any(a is Action.CLEAN for _, a in profile.overrides) or any(
-            o in profile.options for o in ("clean-descriptors", "clean-structured-content", "clean-graphics")
-        )
+
+    def input_hash(self, data: bytes) -> str:
+        """The salted (keyed) hash of an input file's bytes, for the audit trail."""
+        return derive_input_hash(self._secret, data)
 
     def __repr__(self) -> str:  # never show the secret
         return f"Deidentifier(profile={self.profile.name!r} {self.profile.version})"
@@ -136,7 +140,7 @@ class Deidentifier:
             warnings_.append(f"burned-in risk accepted by profile: {risk}")
         pseudonym = derive_patient_pseudonym(self._secret, original_id, fmt=self._format)
         days = derive_day_offset(self._secret, original_id)
-        scrubber = Scrubber(collect_identifiers(ds)) if self._cleans else None
+        scrubber = Scrubber(collect_identifiers(ds))
         run = _Run(pseudonym=pseudonym, days=days, scrubber=scrubber, warnings=warnings_)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -246,6 +250,14 @@ class Deidentifier:
                 self._drop_emptied_text_items(elem, name, run)
             return
         if action is Action.KEEP:
+            if vr in _SCRUBBED_VRS and elem.value and path[-1] not in _CODED_TAGS:
+                # Kept text is still checked against this dataset's own names and IDs: people
+                # type identity into any field.
+                values = [str(v) for v in _values(elem.value)]
+                cleaned = [run.scrubber.remove_identifiers(v) or DUMMY_TEXT for v in values]
+                if cleaned != values:
+                    run.actions[name] = "keep-scrubbed"
+                    _set(elem, cleaned)
             return
         if action is Action.EMPTY:
             elem.value = None
@@ -309,12 +321,13 @@ class Deidentifier:
         _set(elem, out)
 
     def _scrub(self, ds: pydicom.Dataset, elem: DataElement, run: _Run) -> None:
-        if elem.VR in _LONG_TEXT_VRS or run.scrubber is None:
+        if elem.VR in _LONG_TEXT_VRS:
             # Long free text cannot be cleaned reliably: remove it.
             del ds[elem.tag]
             return
         if elem.VR in _SCRUBBED_VRS:
-            _set(elem, [run.scrubber.scrub(str(v)) for v in _values(elem.value)])
+            # A value scrubbed to nothing gets the dummy, so a required attribute stays present.
+            _set(elem, [run.scrubber.scrub(str(v)) or DUMMY_TEXT for v in _values(elem.value)])
 
     def _declare(self, ds: pydicom.Dataset, run: _Run) -> None:
         if self.rules.decide(_TAG_PATIENT_ID, "LO") is Action.PSEUDONYM:

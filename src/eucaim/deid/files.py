@@ -12,6 +12,7 @@ import os
 import tempfile
 import warnings
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 
 import pydicom
@@ -44,7 +45,7 @@ class FileOutcome:
     audit: dict[str, object]
 
 
-def read_dicom(src: Path) -> pydicom.Dataset:
+def read_dicom(src: Path, data: bytes | None = None) -> pydicom.Dataset:
     """Read ``src`` completely and check it is a usable DICOM instance.
 
     Raises:
@@ -52,12 +53,14 @@ def read_dicom(src: Path) -> pydicom.Dataset:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom's warnings can quote values (PHI)
-        return _read_checked(src)
+        return _read_checked(src, data)
 
 
-def _read_checked(src: Path) -> pydicom.Dataset:
+def _read_checked(src: Path, data: bytes | None) -> pydicom.Dataset:
     try:
-        ds = pydicom.dcmread(src)
+        if data is None:
+            data = src.read_bytes()
+        ds = pydicom.dcmread(BytesIO(data))
     except PydicomInvalidDicomError as exc:
         raise InvalidDicomError(
             f"{src.name} is not a DICOM Part 10 file (no DICM preamble)",
@@ -70,7 +73,7 @@ def _read_checked(src: Path) -> pydicom.Dataset:
             path=src,
             hint="re-export the file from the source system",
         ) from exc
-    _check_complete(ds, src)
+    _check_complete(ds, src, data)
     missing = [k for k in _REQUIRED if not str(ds.get(k, "") or "").strip()]
     if missing:
         raise InvalidDicomError(
@@ -82,7 +85,7 @@ def _read_checked(src: Path) -> pydicom.Dataset:
     return ds
 
 
-def _check_complete(ds: pydicom.Dataset, src: Path) -> None:
+def _check_complete(ds: pydicom.Dataset, src: Path, data: bytes) -> None:
     """Refuse a file whose last element runs past the end of the file.
 
     pydicom reads a defined-length sequence cut short without complaint, and stops quietly at
@@ -96,12 +99,10 @@ def _check_complete(ds: pydicom.Dataset, src: Path) -> None:
     raw = ds.get_item(keys[-1])
     if not isinstance(raw, RawDataElement) or raw.value_tell is None:
         return
-    size = src.stat().st_size
+    size = len(data)
     if raw.length == 0xFFFFFFFF:
         delimiter = b"\xff\xfe\xe0\xdd" if syntax == "1.2.840.10008.1.2.2" else b"\xfe\xff\xdd\xe0"
-        with src.open("rb") as fh:
-            fh.seek(max(size - 8, 0))
-            complete = fh.read(8)[:4] == delimiter
+        complete = data[-8:-4] == delimiter
     else:
         complete = raw.value_tell + raw.length <= size
     if not complete:
@@ -151,8 +152,15 @@ def deidentify_file(src: Path, dst: Path, deidentifier: Deidentifier) -> FileOut
         InvalidDicomError: ``src`` is not usable DICOM.
         DeidentificationError: ``src`` cannot be de-identified safely (quarantine it).
     """
-    ds = read_dicom(Path(src))
+    src = Path(src)
+    try:
+        raw = src.read_bytes()
+    except OSError as exc:
+        raise InvalidDicomError(f"cannot read {src.name}: {exc.strerror}", path=src) from exc
+    ds = read_dicom(src, raw)
     outcome = deidentifier.deidentify(ds)
+    outcome.audit["input_hash"] = deidentifier.input_hash(raw)
+    del raw
     out = outcome.dataset
     data = _encode(out)
     dst = Path(dst)
@@ -183,8 +191,6 @@ def deidentify_file(src: Path, dst: Path, deidentifier: Deidentifier) -> FileOut
 
 def _encode(ds: pydicom.Dataset) -> bytes:
     """The Part 10 bytes of ``ds`` (file meta already rebuilt by the engine)."""
-    from io import BytesIO
-
     buffer = BytesIO()
     try:
         with warnings.catch_warnings():

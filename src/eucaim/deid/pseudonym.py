@@ -60,3 +60,10 @@ def derive_uid(secret: bytes, uid: str) -> str:
     """Map a UID to ``2.25.<128-bit integer>``, the same output for the same input everywhere."""
     n = int.from_bytes(_digest(secret, "uid", uid.strip().rstrip("\x00"))[:16], "big")
     return f"2.25.{n}"
+
+
+def derive_input_hash(secret: bytes, data: bytes) -> str:
+    """HMAC-SHA256 (hex) of an input file's bytes: matches files for an auditor holding the secret."""
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ValueError(f"site secret must be at least {MIN_SECRET_BYTES} bytes")
+    return hmac.new(secret, b"input-file\x00" + data, hashlib.sha256).hexdigest()
