@@ -122,8 +122,6 @@ def test_outside_the_time_window_sending_waits_for_it(ws: Workspace) -> None:
     options = PushOptions(
         workers=1, concurrency=1, batch_bytes=10_000_000, window=TimeWindow.parse("22:00-06:00")
     )
-    summary = push(
-        ws, MemoryTarget(), options, now=lambda: datetime(2026, 3, 1, 21, 0), sleep=slept.append
-    )
+    summary = push(ws, MemoryTarget(), options, now=lambda: datetime(2026, 3, 1, 21, 0), sleep=slept.append)
     assert summary.ok
     assert slept and all(s == 3600 for s in slept)
