@@ -15,13 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import ParseError
 from python_multipart.multipart import MultipartParser
 
 # A preamble before the first boundary is legal (RFC 2046) but python-multipart refuses it, so we
 # skip it ourselves; anything longer than this is not a multipart body.
 MAX_PREAMBLE = 64 * 1024
-MAX_HEADER_BYTES = 16 * 1024
 
 
 @dataclass
@@ -70,7 +69,6 @@ class PartSpooler:
         self._hash = hashlib.sha256()
         self._field = bytearray()
         self._value = bytearray()
-        self._header_bytes = 0
         self._finished = False
         self._error: str | None = None
         self._parser = MultipartParser(
@@ -96,10 +94,8 @@ class PartSpooler:
                 return
         try:
             self._parser.write(chunk)
-        except MultipartParseError as exc:
+        except ParseError as exc:
             self._error = f"malformed multipart body: {exc}"
-        except ValueError as exc:
-            self._error = str(exc)
 
     def close(self) -> SpoolResult:
         """Finish parsing and return every part seen, complete or not."""
@@ -110,6 +106,8 @@ class PartSpooler:
             self._file = None
         if not self._finished and self._error is None:
             self._error = "body ended before the closing boundary (truncated upload?)"
+        if self._finished and not self._parts:
+            self._error = "multipart body holds no parts"
         return SpoolResult(parts=list(self._parts), finished=self._finished, error=self._error)
 
     def _skip_preamble(self, chunk: bytes) -> bytes:
@@ -119,9 +117,10 @@ class PartSpooler:
         # The first boundary must start the body or a line; "\r\n--b" inside the preamble ends it.
         while at > 0 and self._preamble[at - 2 : at] != b"\r\n":
             at = self._preamble.find(self._opening, at + 1)
-        if at < 0:
-            if len(self._preamble) > MAX_PREAMBLE:
-                self._error = "no multipart boundary in the first 64 KiB of the body"
+        if at < 0 and len(self._preamble) <= MAX_PREAMBLE:
+            return b""  # wait for more bytes
+        if at < 0 or at > MAX_PREAMBLE:
+            self._error = "no multipart boundary in the first 64 KiB of the body"
             return b""
         rest = bytes(self._preamble[at:])
         self._preamble = None
@@ -133,20 +132,12 @@ class PartSpooler:
         self._parts.append(part)
         self._file = part.path.open("wb")
         self._hash = hashlib.sha256()
-        self._header_bytes = 0
 
     def _on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._count_header(end - start)
         self._field += data[start:end]
 
     def _on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._count_header(end - start)
         self._value += data[start:end]
-
-    def _count_header(self, size: int) -> None:
-        self._header_bytes += size
-        if self._header_bytes > MAX_HEADER_BYTES:
-            raise ValueError("part headers exceed 16 KiB; is this a multipart body?")
 
     def _on_header_end(self) -> None:
         name = self._field.decode("latin-1").strip().lower()

@@ -1,7 +1,10 @@
 """Read what the node needs from a received Part-10 file: identity, de-identification flag, index values.
 
-Reading stops short of nothing: the whole file is walked (large values skipped with a seek, not
-loaded) so a file cut short is caught here instead of being stored.
+Pixel data is never loaded: pydicom stops before it, and only its element header is read, to check
+that the file holds as many bytes as the header announces. Together with the announced lengths of
+the other values this catches a file cut short almost anywhere; a cut that falls exactly between
+two elements before the pixel data (or inside the first 8 bytes of such an element's header) looks
+like a shorter, valid file and is not caught here.
 """
 
 from __future__ import annotations
@@ -9,17 +12,18 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
+from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 from eucaim.errors import InvalidDicomError
 from eucaim.node.dicomweb.attributes import Level, stored_attributes
 
-# Values above this size are skipped with a seek while reading, so pixel data is never loaded.
-_DEFER_SIZE = 4096
+# Explicit-VR elements whose header carries a 4-byte length (PS3.5 §7.1.2).
+_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 
 
@@ -63,10 +67,12 @@ def read_instance_header(path: Path) -> InstanceHeader:
     size = path.stat().st_size
     try:
         with path.open("rb") as f:
-            ds = pydicom.dcmread(f, defer_size=_DEFER_SIZE)
-            # Deferred values are skipped with seek(), which goes past the end of a short file
-            # without complaint; a position beyond the size means the file was cut short.
-            truncated = f.tell() > size or _end_of_values(ds) > size
+            ds = pydicom.dcmread(f, stop_before_pixels=True)
+            # pydicom stops *before* the pixel data element, leaving the file positioned on it.
+            pixel_at = f.tell()
+            truncated = _values_cut(ds, size=size, stopped_at=pixel_at) or _pixel_data_cut(
+                f, pixel_at, size, ds
+            )
     except PydicomInvalidDicomError:
         raise UnreadableInstance(
             "not a DICOM Part-10 file (no 'DICM' preamble)",
@@ -82,18 +88,55 @@ def read_instance_header(path: Path) -> InstanceHeader:
     return header_from_dataset(ds, truncated=truncated)
 
 
-def _end_of_values(ds: pydicom.Dataset) -> int:
-    """Return where the last top-level value with a known length ends, per its element header.
+def _values_cut(ds: pydicom.Dataset, *, size: int, stopped_at: int) -> bool:
+    """Return True when the element headers announce more, or other, bytes than the file holds.
 
-    pydicom reads a short value without complaint, so a file cut inside a small value is only
-    noticed by comparing the lengths its headers announce with the file's size.
+    pydicom reads a short value, or a few stray bytes of a cut element header, without complaint,
+    so the lengths the headers announce are checked against the file's size. ``stopped_at`` is
+    where reading stopped (the pixel data element, or the end of the file).
     """
-    end = 0
+    last_end, last_at = 0, -1
     for tag in ds.keys():
         raw = ds.get_item(tag)
-        if isinstance(raw, RawDataElement) and raw.length != _UNDEFINED_LENGTH:
-            end = max(end, raw.value_tell + raw.length)
-    return end
+        if not isinstance(raw, RawDataElement):
+            continue
+        if raw.length != _UNDEFINED_LENGTH and raw.value_tell + raw.length > size:
+            return True
+        if raw.value_tell > last_at:
+            last_at = raw.value_tell
+            # After an undefined-length sequence its end is unknown, so stray bytes cannot be told.
+            last_end = -1 if raw.length == _UNDEFINED_LENGTH else raw.value_tell + raw.length
+    return stopped_at >= size and 0 <= last_end < size
+
+
+def _pixel_data_cut(f: BinaryIO, at: int, size: int, ds: pydicom.Dataset) -> bool:
+    """Return True when the pixel data element at ``at`` is cut short (its bytes are not read).
+
+    A file that ends before the pixel data is not judged here (it may have none). Encapsulated
+    (undefined-length) pixel data must end with the sequence delimitation item.
+    """
+    if at >= size:
+        return False
+    syntax = ds.file_meta.get("TransferSyntaxUID") if ds.file_meta else None
+    implicit = syntax == ImplicitVRLittleEndian
+    endian = ">" if syntax == ExplicitVRBigEndian else "<"
+    header = f.read(8 if implicit else 12)
+    if len(header) < (8 if implicit else 12):
+        return True
+    if implicit:
+        length = struct.unpack(endian + "I", header[4:8])[0]
+        value_at = at + 8
+    elif header[4:6] in _LONG_VRS:
+        length = struct.unpack(endian + "I", header[8:12])[0]
+        value_at = at + 12
+    else:
+        length = struct.unpack(endian + "H", header[6:8])[0]
+        value_at = at + 8
+    if length == _UNDEFINED_LENGTH:
+        f.seek(size - 8)
+        delimiter = (b"\xfe\xff\xdd\xe0" if endian == "<" else b"\xff\xfe\xe0\xdd") + b"\0" * 4
+        return f.read(8) != delimiter
+    return bool(value_at + length > size)
 
 
 def header_from_dataset(ds: pydicom.Dataset, *, truncated: bool = False) -> InstanceHeader:

@@ -38,7 +38,7 @@ def check_part_envelope(part: SpooledPart, *, spool_error: str | None = None) ->
 
 def check_instance(header: InstanceHeader, *, url_study_uid: str | None) -> FailedInstance | None:
     """Refuse an instance that is not de-identified or belongs to another study than the URL's."""
-    if (header.patient_identity_removed or "").upper() != "YES":
+    if header.patient_identity_removed != "YES":
         return FailedInstance(
             header.sop_class_uid,
             header.sop_instance_uid,
