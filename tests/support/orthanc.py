@@ -34,9 +34,11 @@ the reason, except in CI (``CI=true``), where they fail: install the Debian pack
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import time
@@ -53,6 +55,7 @@ ORTHANC_AET = "ORTHANC"
 RECEIVER_AET = "EUCAIMRCV"
 STARTUP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,15 @@ def _tail(path: Path, lines: int = 40) -> str:
         return "(no Orthanc output)"
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: ask Linux to SIGTERM Orthanc if pytest itself is killed."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass  # not Linux: the fixture's own teardown still stops it
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is not None:
         return
@@ -228,6 +240,7 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
             # DCMTK inside Orthanc leaves Nagle's algorithm on unless told: every instance it sends
             # by C-GET/C-MOVE would then wait ~40 ms for a delayed ACK.
             env={**os.environ, "TCP_NODELAY": "1"},
+            preexec_fn=_die_with_parent,
         )
     try:
         _wait_until_up(server, process, log_path)

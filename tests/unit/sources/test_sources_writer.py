@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from eucaim.ingest.sources.writer import write_atomically
+from eucaim.ingest.sources.writer import remove_partial_files, write_atomically
 
 UID = "1.2.826.0.1.3680043.8.498.77"
 
@@ -40,3 +40,12 @@ def test_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
         write_atomically(tmp_path / "missing", UID, b"x")
 
     assert list(tmp_path.iterdir()) == []
+
+
+def test_partial_files_from_a_crash_are_removed_and_finished_ones_kept(tmp_path: Path) -> None:
+    write_atomically(tmp_path, UID, b"done")
+    (tmp_path / f".{UID}.0123abcd.part").write_bytes(b"half")
+    (tmp_path / ".1.2.3.ffff.part").write_bytes(b"half")
+
+    assert remove_partial_files(tmp_path) == 2
+    assert [p.name for p in tmp_path.iterdir()] == [f"{UID}.dcm"]

@@ -32,7 +32,7 @@ from eucaim.ingest.sources.query import (
     parse_find_reply,
     select_studies,
 )
-from eucaim.ingest.sources.writer import InstanceWriter, OnStored
+from eucaim.ingest.sources.writer import InstanceWriter, OnStored, remove_partial_files
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +193,7 @@ class PacsClient:
         """
         _check_uid(study_uid)
         dest_dir.mkdir(parents=True, exist_ok=True)
+        remove_partial_files(dest_dir)
         writer = InstanceWriter(dest_dir, on_instance)
         with self._associate(
             retrieve_contexts(GET),

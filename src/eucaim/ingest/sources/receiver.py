@@ -16,7 +16,7 @@ from typing import Any
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
 
 from eucaim.errors import ConfigError
-from eucaim.ingest.sources.writer import InstanceWriter, OnStored
+from eucaim.ingest.sources.writer import InstanceWriter, OnStored, remove_partial_files
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +92,7 @@ class Receiver:
             return
         try:
             self.dest_dir.mkdir(parents=True, exist_ok=True)
+            remove_partial_files(self.dest_dir)
         except OSError as exc:
             raise ConfigError(
                 f"cannot create the receiver's destination folder {self.dest_dir}: {exc.strerror}"

@@ -51,6 +51,17 @@ def write_atomically(dest_dir: Path, sop_instance_uid: str, data: bytes) -> Path
     return final
 
 
+def remove_partial_files(dest_dir: Path) -> int:
+    """Delete temporary files a crash left in ``dest_dir``; return how many there were."""
+    removed = 0
+    for leftover in dest_dir.glob(f".*{TEMP_SUFFIX}"):
+        leftover.unlink(missing_ok=True)
+        removed += 1
+    if removed:
+        logger.info("removed %d partial files left by an interrupted transfer", removed)
+    return removed
+
+
 class InstanceWriter:
     """A C-STORE handler: checks, writes and announces each instance; counts outcomes.
 
