@@ -53,6 +53,8 @@ class PatientLink:
     rows: tuple[int, ...]
     studies: tuple[ImagingStudy, ...]
     near_match: str | None = None
+    # Days between the clinical baseline date and the nearest dated study (linked patients only).
+    date_gap_days: int | None = None
 
     @property
     def status(self) -> LinkStatus:
@@ -73,6 +75,15 @@ class Collision:
 class LinkageReport:
     links: tuple[PatientLink, ...]
     collisions: tuple[Collision, ...] = ()
+    max_gap_days: int = 180
+
+    def far_from_images(self) -> list[PatientLink]:
+        """Linked patients whose clinical baseline is further than ``max_gap_days`` from every study."""
+        return [
+            link
+            for link in self.links
+            if link.date_gap_days is not None and link.date_gap_days > self.max_gap_days
+        ]
 
     def with_status(self, status: LinkStatus) -> list[PatientLink]:
         return [link for link in self.links if link.status is status]
@@ -92,11 +103,20 @@ class LinkageReport:
         ]
         if self.collisions:
             parts.append(f"{len(self.collisions)} pseudonym collision(s)")
+        if far := self.far_from_images():
+            parts.append(f"{len(far)} with no study within {self.max_gap_days} days of the clinical baseline")
         return "linkage: " + ", ".join(parts)
 
 
 def _fold(patient_id: str) -> str:
     return patient_id.casefold().lstrip("0") or "0"
+
+
+def _gap(baseline: date | None, studies: Sequence[ImagingStudy]) -> int | None:
+    dated = [s.study_date for s in studies if s.study_date is not None]
+    if baseline is None or not dated:
+        return None
+    return min(abs((day - baseline).days) for day in dated)
 
 
 def link(
@@ -105,12 +125,17 @@ def link(
     *,
     secret: bytes | None = None,
     pseudonym_format: str = DEFAULT_PSEUDONYM_FORMAT,
+    baselines: Mapping[str, date] | None = None,
+    max_gap_days: int = 180,
 ) -> LinkageReport:
     """Link clinical patient IDs (-> their row numbers) with imaging patient IDs (-> their studies).
 
     IDs are compared after trimming spaces, as pseudonyms are derived. Without ``secret`` the
-    report has no pseudonyms and cannot detect collisions.
+    report has no pseudonyms and cannot detect collisions. ``baselines`` (patient ID -> clinical
+    baseline date, original calendar like the study dates) lets the report flag patients whose
+    images were taken nowhere near the clinical timepoint: often the wrong patient or wrong study.
     """
+    dates = {p.strip(): d for p, d in (baselines or {}).items()}
     rows: dict[str, list[int]] = defaultdict(list)
     for patient_id, numbers in clinical.items():
         rows[patient_id.strip()].extend(numbers)
@@ -134,6 +159,7 @@ def link(
                 rows=tuple(sorted(rows.get(patient_id, ()))),
                 studies=tuple(studies.get(patient_id, ())),
                 near_match=near,
+                date_gap_days=_gap(dates.get(patient_id), studies.get(patient_id, ())),
             )
         )
     by_pseudonym: dict[str, list[str]] = defaultdict(list)
@@ -143,4 +169,4 @@ def link(
     collisions = tuple(
         Collision(pseudonym, tuple(ids)) for pseudonym, ids in sorted(by_pseudonym.items()) if len(ids) > 1
     )
-    return LinkageReport(links=tuple(links), collisions=collisions)
+    return LinkageReport(links=tuple(links), collisions=collisions, max_gap_days=max_gap_days)

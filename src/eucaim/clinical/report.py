@@ -81,6 +81,7 @@ def linkage_rows(report: LinkageReport, *, show_ids: bool = False) -> list[tuple
     """One tuple per patient that needs attention or is linked: status, patient, rows, studies, note."""
     rows: list[tuple[str, ...]] = []
     order = (LinkStatus.IMAGING_ONLY, LinkStatus.CLINICAL_ONLY, LinkStatus.LINKED)
+    far = report.far_from_images()
     for status in order:
         for entry in report.with_status(status):
             who = entry.patient_id if show_ids else entry.pseudonym or "(secret unavailable)"
@@ -88,6 +89,9 @@ def linkage_rows(report: LinkageReport, *, show_ids: bool = False) -> list[tuple
             if entry.near_match is not None:
                 other = f" ({entry.near_match})" if show_ids else ""
                 note = f"an ID on the other side differs only in case or leading zeros{other}"
+            if entry in far:
+                gap = f"nearest study is {entry.date_gap_days} days from the clinical baseline date"
+                note = f"{note}; {gap}" if note else gap
             numbers = ", ".join(map(str, entry.rows))
             rows.append((status.value, who, numbers, _study_text(entry, show_ids), note))
     for collision in report.collisions:

@@ -115,6 +115,8 @@ class Schema:
     rules: tuple[Rule, ...] = ()
     title: str = ""
     extensions: tuple[tuple[str, str], ...] = ()
+    # Date fields that mark a subject's imaging timepoint, in order of preference.
+    baseline_fields: tuple[str, ...] = ()
 
     def field(self, name: str) -> FieldSpec:
         for spec in self.fields:
@@ -203,6 +205,9 @@ def parse_schema(data: Mapping[str, Any], *, where: str = "<schema>") -> Schema:
     if data["id_field"] not in names or data["population_field"] not in names:
         raise _fail(where, "id_field and population_field must name declared fields")
     rules = tuple(_parse_rule(r, where, names) for r in data.get("rules", ()))
+    baseline = tuple(str(f) for f in data.get("baseline_fields", ()))
+    if set(baseline) - names:
+        raise _fail(where, f"baseline_fields names unknown field(s) {sorted(set(baseline) - names)}")
     return Schema(
         name=data["name"],
         version=data["version"],
@@ -211,6 +216,7 @@ def parse_schema(data: Mapping[str, Any], *, where: str = "<schema>") -> Schema:
         fields=fields,
         rules=rules,
         title=str(data.get("title", "")),
+        baseline_fields=baseline,
     )
 
 
@@ -234,6 +240,7 @@ def extend_schema(base: Schema, data: Mapping[str, Any], *, where: str = "<exten
         rules=base.rules + rules,
         title=base.title,
         extensions=(*base.extensions, ext_id),
+        baseline_fields=base.baseline_fields,
     )
 
 

@@ -57,6 +57,17 @@ class ValidationResult:
                 found[row.patient_id].append(row.number)
         return dict(found)
 
+    def baseline_dates(self) -> dict[str, date]:
+        """Patient ID -> the first of the schema's ``baseline_fields`` the row has (for linkage)."""
+        found: dict[str, date] = {}
+        for row in self.rows:
+            for name in self.schema.baseline_fields:
+                value = row.values.get(name)
+                if row.patient_id and isinstance(value, date):
+                    found.setdefault(row.patient_id, value)
+                    break
+        return found
+
     def summary(self) -> str:
         """One line for the terminal."""
         rows = f"{len(self.rows)} {self.source.row_noun}s"

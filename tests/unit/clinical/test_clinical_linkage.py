@@ -55,3 +55,25 @@ def test_linkage_from_a_validated_file_finds_the_patient_without_images() -> Non
     report = link(result.patient_rows(), imaging, secret=SECRET)
     [orphan] = report.with_status(LinkStatus.CLINICAL_ONLY)
     assert (orphan.patient_id, orphan.rows) == ("000789", (4,))
+
+
+def test_images_far_from_the_clinical_baseline_are_flagged() -> None:
+    late = ImagingStudy("1.2.3.9", "CT", date(2023, 5, 1))
+    report = link(
+        {"P1": [2], "P2": [3], "P3": [4]},
+        {"P1": [CT, late], "P2": [late], "P3": [ImagingStudy("1.2.3.10", "MR")]},
+        baselines={"P1": date(2020, 1, 10), "P2": date(2020, 1, 10), "P3": date(2020, 1, 10)},
+    )
+    gaps = {e.patient_id: e.date_gap_days for e in report.links}
+    assert gaps == {"P1": 1, "P2": 1207, "P3": None}  # P3's study has no date: nothing to compare
+    assert [e.patient_id for e in report.far_from_images()] == ["P2"]
+    assert "1 with no study within 180 days of the clinical baseline" in report.summary()
+
+
+def test_baseline_dates_come_from_the_schema_declared_fields() -> None:
+    result = check("cases_es_latin1.csv", "cases_es_mapping.toml")
+    assert result.baseline_dates() == {
+        "000123": date(2019, 3, 2),  # date_radiological_detection
+        "000456": date(2019, 6, 11),
+        "000789": date(2022, 1, 10),  # a control: acquisition_date
+    }

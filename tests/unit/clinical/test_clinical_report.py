@@ -12,7 +12,14 @@ from rich.console import Console
 
 from eucaim.clinical.linkage import ImagingStudy, link
 from eucaim.clinical.loader import load_table
-from eucaim.clinical.report import issues_table, linkage_table, render_csv, render_html, write_reports
+from eucaim.clinical.report import (
+    issues_table,
+    linkage_rows,
+    linkage_table,
+    render_csv,
+    render_html,
+    write_reports,
+)
 from eucaim.clinical.schema import load_schema
 from eucaim.clinical.validation import validate
 
@@ -93,3 +100,17 @@ def test_findings_serialise_for_the_node_problem_body() -> None:
     issue = check("cases_errors_utf8_bom.csv").errors[0]
     assert set(issue.as_json()) == {"severity", "row", "column", "value", "rule", "message", "hint"}
     assert json.loads(json.dumps(issue.as_json()))["rule"] == issue.rule
+
+
+def test_linkage_rows_explain_a_date_gap_without_showing_dates() -> None:
+    from datetime import date
+
+    report = link(
+        {"P1": [2]},
+        {"P1": [ImagingStudy("1.2.3", "CT", date(2021, 1, 1))]},
+        secret=SECRET,
+        baselines={"P1": date(2020, 1, 1)},
+    )
+    [row] = linkage_rows(report)
+    assert row[0] == "linked"
+    assert row[4] == "nearest study is 366 days from the clinical baseline date"

@@ -87,6 +87,7 @@ def _linkage(result: ValidationResult, workspace: Path | None) -> LinkageReport 
         imaging.studies,
         secret=imaging.secret,
         pseudonym_format=imaging.pseudonym_format,
+        baselines=result.baseline_dates(),
     )
 
 
