@@ -1,8 +1,9 @@
 """Pytest fixtures that serve the XNAT emulator with uvicorn in a thread on a free loopback port.
 
-Use it from a conftest.py::
+Register it in a conftest.py the way the other servers are::
 
-    from tests.support.xnat_fixture import xnat_server  # noqa: F401  (re-exported fixture)
+    def pytest_configure(config):
+        config.pluginmanager.import_plugin("tests.support.xnat_fixture")
 
 and in a test::
 
@@ -10,12 +11,12 @@ and in a test::
         session = xnat.connect(xnat_server.url, user=xnat_server.user, password=xnat_server.password)
         xnat_server.emulator.make_read_only("P1")
 
-Each test gets a fresh emulator (empty archive, only the site admin); starting one takes ~0.1 s.
+Each test gets a fresh emulator (empty archive, only the site admin ``admin``/``admin``); starting one
+takes ~0.1 s. For HTTPS or a short session timeout use :func:`serve_xnat` directly.
 """
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from eucaim.tls import server_context
 from tests.support.xnat_emulator import XnatEmulator, create_app
 
 
@@ -39,37 +41,52 @@ class XnatServer:
     emulator: XnatEmulator
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+class _Tls13Config(uvicorn.Config):
+    """uvicorn's config with the project's TLS 1.3-only server context (uvicorn cannot set a minimum)."""
+
+    def load(self) -> None:
+        super().load()
+        if self.ssl_certfile and self.ssl_keyfile:
+            self.ssl = server_context(Path(str(self.ssl_certfile)), Path(str(self.ssl_keyfile)))
 
 
 @contextmanager
-def serve_xnat(root: Path, *, session_timeout: float = 900.0) -> Iterator[XnatServer]:
-    """Serve a fresh emulator storing its files under ``root`` until the block ends."""
+def serve_xnat(
+    root: Path,
+    *,
+    session_timeout: float = 900.0,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+) -> Iterator[XnatServer]:
+    """Serve a fresh emulator storing its files under ``root`` until the block ends.
+
+    With ``tls_cert`` and ``tls_key`` (e.g. from ``tests.support.certs.make_certificates``) it
+    serves HTTPS, TLS 1.3 only, as a EUCAIM node must.
+    """
     emulator = XnatEmulator(root, session_timeout=session_timeout)
-    config = uvicorn.Config(
+    config = _Tls13Config(
         create_app(emulator),
         host="127.0.0.1",
-        port=free_port(),
+        port=0,  # the OS picks a free port, read back below: no race with other tests
         log_level="warning",
         lifespan="off",
         http="h11",
         ws="none",
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="xnat-emulator", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"The XNAT emulator did not start on port {config.port}")
-        time.sleep(0.01)
     try:
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("The XNAT emulator did not start; see the log output above")
+            thread.join(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
         yield XnatServer(
-            url=f"http://127.0.0.1:{config.port}",
+            url=f"{'https' if tls_cert else 'http'}://127.0.0.1:{port}",
             user=emulator.admin_login,
             password=emulator.admin_password,
             emulator=emulator,

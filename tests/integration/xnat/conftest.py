@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pydicom
 import pytest
@@ -13,13 +13,13 @@ import xnat
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import MRImageStorage, generate_uid
 
-ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+if TYPE_CHECKING:
+    from tests.support.xnat_fixture import XnatServer
 
-from tests.support.xnat_fixture import XnatServer, xnat_server  # noqa: E402
 
-__all__ = ["xnat_server"]
+def pytest_configure(config: pytest.Config) -> None:
+    # Registers xnat_server unless tests/conftest.py already did (same plugin name).
+    config.pluginmanager.import_plugin("tests.support.xnat_fixture")
 
 
 @pytest.fixture

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import socket
+import ssl
 import time
+from pathlib import Path
 
 import pytest
 import requests
 import xnat
 from xnat.exceptions import XNATLoginFailedError, XNATResponseError
 
-from tests.support.xnat_fixture import XnatServer
+from tests.support.certs import make_certificates
+from tests.support.xnat_fixture import XnatServer, serve_xnat
 
 pytestmark = pytest.mark.integration
 
@@ -111,3 +115,31 @@ def test_idle_session_times_out(xnat_server: XnatServer) -> None:
         session.get_json("/data/archive/projects")
     assert failure.value.status_code == 401
     session.disconnect()
+
+
+def test_https_serves_tls13_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    certificates = make_certificates(tmp_path / "certs")
+    with serve_xnat(
+        tmp_path / "xnat", tls_cert=certificates.cert_pem, tls_key=certificates.key_pem
+    ) as server:
+        assert server.url.startswith("https://")
+        # xnatpy trusts what requests trusts; requests reads the CA bundle from the environment.
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificates.ca_pem))
+        with xnat.connect(server.url, user="admin", password="admin", loglevel="ERROR") as session:
+            assert session.logged_in_user == "admin"
+
+        host, port = server.url.removeprefix("https://").split(":")
+        tls13 = ssl.create_default_context(cafile=str(certificates.ca_pem))
+        with (
+            socket.create_connection((host, int(port)), timeout=5) as raw,
+            tls13.wrap_socket(raw, server_hostname="localhost") as wrapped,
+        ):
+            assert wrapped.version() == "TLSv1.3"
+        tls12 = ssl.create_default_context(cafile=str(certificates.ca_pem))
+        tls12.maximum_version = ssl.TLSVersion.TLSv1_2
+        with (
+            pytest.raises(ssl.SSLError),
+            socket.create_connection((host, int(port)), timeout=5) as raw,
+            tls12.wrap_socket(raw, server_hostname="localhost"),
+        ):
+            pass
