@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (sample CSV rows stay one per line, as they appear in the file)
 """Write the clinical sample files in this folder (fixed content; rerun after changing it).
 
 Run: .venv/bin/python tests/data/clinical/generate.py
@@ -71,6 +72,7 @@ HEADER = (
     "date_pathological_confirmation;pathological_confirmation_method;topography;pathology;"
     "imaging_protocol;treatment;date_first_treatment;acquisition_date;age;Patient Name;ward"
 )
+# fmt: off
 CASES_ERRORS = "\n".join([
     HEADER,
     "P001;case;female;54.3;2020-01-10;2020-01-20;biopsy;breast;8500/3;MRI breast;surgery;2020-02-15;;;Jane Roe;B2",
@@ -81,6 +83,7 @@ CASES_ERRORS = "\n".join([
     "P005;control;female;;;;;brain;;;;;2022-07-01;250;Ann Other;D",
     "",
 ])
+# fmt: on
 
 CONTROLS_TSV = (
     "patient_id\tpopulation\tsex\tacquisition_date\tage\ttopography\n"
@@ -129,6 +132,7 @@ def write_xlsx(path: Path) -> None:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "Clinical"
+    # fmt: off
     ws.append(["PatientID", "Demographics", None, None, "Diagnosis", None, None, None, None, None,
                "Treatment", None])
     ws.append([None, "population", "sex", "age_at_diagnosis", "date_radiological_detection",
@@ -144,6 +148,7 @@ def write_xlsx(path: Path) -> None:
     ws.append([None] * 12)  # a blank row users leave in; numbering must continue past it
     ws.append(["P003", "case", "M", 66.0, datetime(2021, 5, 1), datetime(2021, 5, 9), "biopsy",
                "prostate", "8140/3", "mpMRI", "radiotherapy", datetime(2021, 6, 1)])
+    # fmt: on
     wb.save(path)
 
 
