@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from datetime import date
 from pathlib import Path
 
 from rich.console import Console
@@ -103,8 +104,6 @@ def test_findings_serialise_for_the_node_problem_body() -> None:
 
 
 def test_linkage_rows_explain_a_date_gap_without_showing_dates() -> None:
-    from datetime import date
-
     report = link(
         {"P1": [2]},
         {"P1": [ImagingStudy("1.2.3", "CT", date(2021, 1, 1))]},
