@@ -1,4 +1,4 @@
-"""Fixtures for the PACS-source tests: the real Orthanc, and small synthetic studies."""
+"""Fixtures for the PACS-source tests: small synthetic studies (Orthanc comes from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,6 @@ import pytest
 from pydicom.uid import generate_uid
 
 from tests.integration.sources.studies import StudyFactory, StudyFiles, write_instance
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # Registers the Orthanc fixtures unless tests/conftest.py already did (same plugin name).
-    config.pluginmanager.import_plugin("tests.support.orthanc")
 
 
 @pytest.fixture
