@@ -178,3 +178,27 @@ def test_delete_experiment_and_file(xnat_server: XnatServer, xnat_session: xnat.
     xnat_session.delete(experiment.fulluri, query={"removeFiles": "true"})
     assert xnat_session.get_json("/data/projects/P1/experiments")["ResultSet"]["Result"] == []
     assert list(xnat_server.emulator.store.blobs.iterdir()) == []
+
+
+def test_listings_filter_by_column(xnat_session: xnat.session.XNATSession) -> None:
+    project = xnat_session.classes.ProjectData(parent=xnat_session, id_="P1", name="P1")
+    for label in ("A-1", "A-2", "B-1"):
+        xnat_session.classes.SubjectData(parent=project, label=label)
+    rows = xnat_session.get_json("/data/projects/P1/subjects", query={"label": "A-*"})["ResultSet"]["Result"]
+    assert sorted(r["label"] for r in rows) == ["A-1", "A-2"]
+    only_ids = xnat_session.get_json("/data/projects/P1/subjects", query={"label": "B-1", "columns": "ID"})
+    assert [list(r) for r in only_ids["ResultSet"]["Result"]] == [["ID"]]
+
+
+def test_doctor_style_checks_access_level_and_prearchive_code(xnat_server: XnatServer) -> None:
+    xnat_server.emulator.create_project("P1")
+    xnat_server.emulator.add_user("dana", "dana-pw", roles={"P1": Role.MEMBER})
+    with connect(xnat_server, "dana", "dana-pw") as dana:
+        assert dana.access_levels == {"P1": "Members"}
+        assert dana.get("/data/projects/P1/prearchive_code").text == "0"
+        with pytest.raises(XNATResponseError) as failure:
+            dana.put("/data/projects/P1/prearchive_code/4")
+        assert failure.value.status_code == 403
+    with connect(xnat_server) as admin:
+        admin.put("/data/projects/P1/prearchive_code/4")
+        assert admin.get("/data/projects/P1/prearchive_code").text == "4"

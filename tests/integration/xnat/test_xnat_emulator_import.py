@@ -6,6 +6,7 @@ import hashlib
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -321,3 +322,29 @@ def test_gradual_dicom_adds_one_file_per_request(
         )
     digests = set(xnat_server.emulator.session_files("P1", "E")["1"].values())
     assert digests == {hashlib.md5(m).hexdigest() for m in members}
+
+
+def test_concurrent_imports_of_different_sessions_all_land(
+    xnat_server: XnatServer, make_dicom_zip: MakeZip
+) -> None:
+    xnat_server.emulator.create_project("P1")
+    uploads = [make_dicom_zip(series=(3, 2)) for _ in range(4)]
+    cookie = requests.post(
+        f"{xnat_server.url}/data/services/auth", data={"username": "admin", "password": "admin"}, timeout=10
+    ).text
+
+    def send(index: int) -> int:
+        response = requests.post(
+            f"{xnat_server.url}/data/services/import",
+            params={"dest": "/archive", "project": "P1", "subject": f"S{index}", "session": f"E{index}"},
+            data=uploads[index].read_bytes(),
+            cookies={"JSESSIONID": cookie},
+            timeout=60,
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(send, range(4))) == [200] * 4
+    for index in range(4):
+        files = xnat_server.emulator.session_files("P1", f"E{index}")
+        assert {k: len(v) for k, v in files.items()} == {"1": 3, "2": 2}

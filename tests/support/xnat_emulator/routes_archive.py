@@ -83,10 +83,12 @@ def _get(emulator: XnatEmulator, path: ArchivePath, params: dict[str, str], logi
     found = resolve(store, path, upto=path.level)
     if found.project is not None:
         check_read(security, login, found.project)
-    # XNAT honours columns= only on its search-backed listings; file and resource lists ignore it.
-    columns = params.get("columns") if path.collection in {"projects", "subjects", "experiments"} else None
     if path.collection is not None:
-        return JSONResponse(views.result_set(_listing(emulator, path.collection, found, login), columns))
+        rows = _listing(emulator, path.collection, found, login)
+        # XNAT honours columns= and filters only on its search-backed listings; file lists ignore them.
+        if path.collection not in {"projects", "subjects", "experiments"}:
+            return JSONResponse(views.result_set(rows))
+        return JSONResponse(views.result_set(views.filter_rows(rows, params), params.get("columns")))
     if path.level == "file":
         assert found.file is not None
         return FileResponse(found.file.blob, media_type="application/octet-stream")

@@ -7,6 +7,7 @@ Shapes follow what XNAT 1.8 returns with ``format=json`` (and what xnatpy reads)
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
@@ -23,6 +24,18 @@ from .model import (
 )
 
 JSON = dict[str, Any]
+
+
+def filter_rows(rows: list[dict[str, str]], params: dict[str, str]) -> list[dict[str, str]]:
+    """Keep rows matching every ``key=pattern`` query parameter naming a column (``*`` wildcards).
+
+    XNAT's search-backed listings filter this way, e.g. ``/data/projects/P/experiments?label=E1``.
+    """
+    for key, pattern in params.items():
+        if key in {"format", "columns"}:
+            continue
+        rows = [r for r in rows if key not in r or fnmatch.fnmatchcase(r[key], pattern)]
+    return rows
 
 
 def result_set(rows: list[dict[str, str]], columns: str | None = None, title: str = "") -> JSON:
