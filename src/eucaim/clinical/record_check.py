@@ -107,14 +107,7 @@ def check_record(document: Mapping[str, Any], schema: Schema) -> list[Issue]:
     population = values.get(schema.population_field)
     population = population if isinstance(population, str) else None
     for spec in uploadable.values():
-        if spec.name in fields or not spec.is_required(population):
-            continue
-        waived = any(
-            set(v if isinstance(v, tuple) else (v,)) <= set(codes)
-            for other, codes in spec.required_unless.items()
-            if (v := values.get(other)) is not None
-        )
-        if not waived:
+        if spec.name not in fields and spec.is_needed(population, values):
             issues.append(
                 _problem("required", f"{spec.name} is missing", f"add {spec.name}", column=spec.name)
             )

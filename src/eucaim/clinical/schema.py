@@ -77,6 +77,17 @@ class FieldSpec:
             return True
         return population is not None and population in self.required_for
 
+    def is_needed(self, population: str | None, values: Mapping[str, object]) -> bool:
+        """Required for this population and not waived by ``required_unless`` (e.g. no treatment)."""
+        if not self.is_required(population):
+            return False
+        for other, codes in self.required_unless.items():
+            value = values.get(other)
+            present = set(value) if isinstance(value, tuple) else {value}
+            if None not in present and present <= set(codes):
+                return False
+        return True
+
     def find_code(self, value: str) -> str | None:
         """Return the canonical code ``value`` spells (case-insensitively), or ``None``.
 

@@ -168,13 +168,28 @@ class _RowChecker:
             return None
         return value
 
-    def is_waived(self, spec: FieldSpec, values: Mapping[str, Value]) -> bool:
-        for other, codes in spec.required_unless.items():
-            value = values.get(other)
-            present = set(value) if isinstance(value, tuple) else {value}
-            if present and present <= set(codes):
-                return True
-        return False
+    def _missing_values(
+        self, number: int, population: str | None, values: Mapping[str, Value], failed: set[str | None]
+    ) -> list[Issue]:
+        """Required fields left blank (cells that failed to parse were reported already)."""
+        issues: list[Issue] = []
+        for spec in self.schema.fields:
+            column = self.columns.get(spec.name)
+            if column is None or spec.name in values or column in failed:
+                continue
+            if spec.is_needed(population, values):
+                everyone = not population or "*" in spec.required_for
+                who = "every subject" if everyone else f"{population} subjects"
+                issues.append(
+                    Issue(
+                        "required",
+                        f"{spec.name} is missing; it is required for {who}",
+                        f"fill in {spec.name}: {spec.description}",
+                        row=number,
+                        column=column,
+                    )
+                )
+        return issues
 
     def check(self, row: SourceRow) -> tuple[ValidRow, list[Issue]]:
         issues: list[Issue] = []
@@ -186,26 +201,7 @@ class _RowChecker:
                     values[spec.name] = value
         population = values.get(self.schema.population_field)
         population = population if isinstance(population, str) else None
-        failed = {i.column for i in issues}
-        for spec in self.schema.fields:
-            column = self.columns.get(spec.name)
-            if column is None or spec.name in values or column in failed:
-                continue
-            if spec.is_required(population) and not self.is_waived(spec, values):
-                who = (
-                    f"{population} subjects"
-                    if population and "*" not in spec.required_for
-                    else "every subject"
-                )
-                issues.append(
-                    Issue(
-                        "required",
-                        f"{spec.name} is missing; it is required for {who}",
-                        f"fill in {spec.name}: {spec.description}",
-                        row=row.number,
-                        column=column,
-                    )
-                )
+        issues += self._missing_values(row.number, population, values, {i.column for i in issues})
         for rule in self.schema.rules:
             issues.extend(CHECKS[rule.kind](rule, values, self.columns, row.number))
         if isinstance(row.cells.get(self.columns.get(self.schema.id_field, "")), int | float):
@@ -235,9 +231,7 @@ def _missing_columns(schema: Schema, checker: _RowChecker, rows: list[ValidRow],
     for spec in schema.fields:
         if spec.name in checker.columns:
             continue
-        needing = [
-            r for r in rows if spec.is_required(r.population) and not checker.is_waived(spec, r.values)
-        ]
+        needing = [r for r in rows if spec.is_needed(r.population, r.values)]
         if needing:
             issues.append(
                 Issue(

@@ -65,3 +65,11 @@ def test_relative_dates_must_be_day_counts(schema: Schema) -> None:
 def test_fields_that_are_not_an_object_stop_the_check_early(schema: Schema) -> None:
     document = _records()[0] | {"fields": ["sex", "female"]}
     assert [i.rule for i in check_record(document, schema)] == ["record-shape"]
+
+
+def test_first_treatment_date_is_not_needed_when_there_was_no_treatment(schema: Schema) -> None:
+    document = _records()[0]
+    document["fields"].pop("date_first_treatment")
+    assert [i.rule for i in check_record(document, schema)] == ["required"]
+    document["fields"]["treatment"] = ["active_surveillance"]
+    assert check_record(document, schema) == []
