@@ -151,6 +151,7 @@ def _store_part(
                     session.commit()
                 except IntegrityError:
                     session.rollback()
+                    logger.debug("concurrent STOW indexed the same study, series or instance; re-reading")
                     if attempt == 2:
                         raise
                     continue
