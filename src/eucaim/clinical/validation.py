@@ -281,6 +281,14 @@ def validate(
         rows.append(row)
         issues.extend(row_issues)
     noun = table.source.row_noun
+    if not rows:
+        issues.append(
+            Issue(
+                "empty",
+                f"{table.source.name} has a header but no data {noun}s",
+                "add one row per subject below the header",
+            )
+        )
     issues += _missing_columns(schema, checker, rows, noun)
     issues += _duplicates(rows, checker.columns.get(schema.id_field, schema.id_field), noun)
     error_rows = {i.row for i in issues if i.is_error}

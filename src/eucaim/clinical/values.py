@@ -61,7 +61,9 @@ def parse_date(cell: Cell, date_format: str | None = None) -> date:
     if isinstance(cell, int | float) and not isinstance(cell, bool):
         if 1 <= cell <= EXCEL_MAX_SERIAL:
             return EXCEL_EPOCH + timedelta(days=int(cell))
-        raise CellError("date", f"{cell_text(cell)} is not a date", "write dates as YYYY-MM-DD")
+        if not (isinstance(cell, int) and 10000101 <= cell <= 99991231):
+            raise CellError("date", f"{cell_text(cell)} is not a date", "write dates as YYYY-MM-DD")
+        cell = str(cell)  # a DICOM-style YYYYMMDD that a JSON export wrote as a number
     text = str(cell).strip()
     formats = (date_format,) if date_format else ()
     for fmt in formats:

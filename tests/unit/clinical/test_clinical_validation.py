@@ -240,3 +240,8 @@ def test_chaimeleon_eform_json_validates_with_a_subject_mapping(tmp_path: Path, 
     assert result.errors == []
     assert {w.rule for w in result.warnings} == {"unknown-column"}  # the page_name entries
     assert result.rows[0].values["sex"] == "female"
+
+
+def test_header_without_rows_is_an_error(tmp_path: Path, schema: Schema) -> None:
+    result = _validate(_csv(tmp_path, CASE_HEADER), schema)
+    assert [(i.rule, i.row) for i in result.errors] == [("empty", None)]

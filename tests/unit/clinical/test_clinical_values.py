@@ -22,6 +22,7 @@ from eucaim.clinical.values import CellError, coerce, is_blank, parse_date, pars
         (43840, date(2020, 1, 10)),  # Excel serial number
         (43840.75, date(2020, 1, 10)),  # serial with a time of day
         (datetime(2020, 1, 10, 9, 0), date(2020, 1, 10)),
+        (20200110, date(2020, 1, 10)),  # YYYYMMDD written as a JSON number
     ],
 )
 def test_dates_in_the_spellings_exports_use(cell: object, expected: date) -> None:
