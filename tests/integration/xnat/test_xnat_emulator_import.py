@@ -348,3 +348,23 @@ def test_concurrent_imports_of_different_sessions_all_land(
     for index in range(4):
         files = xnat_server.emulator.session_files("P1", f"E{index}")
         assert {k: len(v) for k, v in files.items()} == {"1": 3, "2": 2}
+
+
+def test_gradual_dicom_to_prearchive_merges_into_one_session(
+    xnat_server: XnatServer, xnat_session: xnat.session.XNATSession, make_dicom_zip: MakeZip
+) -> None:
+    xnat_server.emulator.create_project("P1")
+    with zipfile.ZipFile(make_dicom_zip(series=(3,))) as zipped:
+        members = [zipped.read(name) for name in zipped.namelist()]
+    for member in members:
+        xnat_session.services.import_(
+            data=member,
+            import_handler="gradual-DICOM",
+            project="P1",
+            subject="S",
+            experiment="E",
+            destination="/prearchive",
+            content_type="application/dicom",
+        )
+    [session] = xnat_server.emulator.prearchive_sessions("P1")
+    assert xnat_server.emulator.prearchive_file_count(session) == 3

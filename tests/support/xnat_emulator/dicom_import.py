@@ -180,7 +180,8 @@ class DicomImporter:
             missing = [k for k in _REQUIRED_UIDS if not ds.get(k)]
             if missing:
                 raise InvalidDicomError(f"missing {', '.join(missing)}")
-        except (InvalidDicomError, ValueError, EOFError, OSError, AttributeError) as error:
+        # Whatever pydicom trips over is the member's fault, and XNAT answers 400 for it.
+        except Exception as error:
             blob.unlink(missing_ok=True)
             if self.request.ignore_unparsable:
                 return None
@@ -206,7 +207,7 @@ class DicomImporter:
         if not label:
             label = f"session_{hashlib.sha1(str(ds.StudyInstanceUID).encode()).hexdigest()[:8]}"
         key = (project, str(ds.StudyInstanceUID))
-        session = self.sessions.get(key)
+        session = self.sessions.get(key) or self._receiving_session(project, str(ds.StudyInstanceUID), label)
         if session is None:
             session = self.store.new_prearchive_session(project, subject, label)
             _describe_session(session, ds)
@@ -222,6 +223,16 @@ class DicomImporter:
         if replaced is not None:
             replaced.blob.unlink(missing_ok=True)
         scan.data_fields["frames"] = str(len(resource.files))
+
+    def _receiving_session(self, project: str, study_uid: str, label: str) -> PrearchiveSession | None:
+        """For gradual-DICOM, the prearchive session the study is already arriving in (XNAT merges)."""
+        if self.request.handler != "gradual-DICOM":
+            return None
+        for session in self.store.prearchive.values():
+            if (session.project, session.tag, session.name) == (project, study_uid, label):
+                self.sessions[(project, study_uid)] = session
+                return session
+        return None
 
     def finish(self, session: PrearchiveSession) -> str:
         """Archive the session or leave it READY in the prearchive; return its URI."""
