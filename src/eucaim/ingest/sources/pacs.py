@@ -24,6 +24,7 @@ from pynetdicom.association import Association
 
 from eucaim.errors import ConfigError, EucaimError, TransientError
 from eucaim.ingest.sources.contexts import retrieve_contexts, storage_scp_roles
+from eucaim.ingest.sources.dimse_log import quiet_pynetdicom
 from eucaim.ingest.sources.query import (
     StudyMatch,
     StudyQuery,
@@ -137,6 +138,7 @@ class PacsClient:
 
     def __init__(self, config: PacsConfig) -> None:
         self.config = config
+        quiet_pynetdicom()
 
     @property
     def _where(self) -> str:

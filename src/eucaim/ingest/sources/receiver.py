@@ -16,6 +16,7 @@ from typing import Any
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
 
 from eucaim.errors import ConfigError
+from eucaim.ingest.sources.dimse_log import quiet_pynetdicom
 from eucaim.ingest.sources.writer import InstanceWriter, OnStored, remove_partial_files
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class Receiver:
     ) -> None:
         if not 0 < len(ae_title.strip()) <= 16:
             raise ConfigError(f"AE title {ae_title!r} must have 1 to 16 characters")
+        quiet_pynetdicom()
         self.ae_title = ae_title.strip()
         self.port = port
         self.bind_address = bind_address
