@@ -202,3 +202,30 @@ def test_doctor_style_checks_access_level_and_prearchive_code(xnat_server: XnatS
     with connect(xnat_server) as admin:
         admin.put("/data/projects/P1/prearchive_code/4")
         assert admin.get("/data/projects/P1/prearchive_code").text == "4"
+
+
+def test_xpath_edits_fields_and_refuses_foreign_roots(xnat_session: xnat.session.XNATSession) -> None:
+    xnat_session.put("/data/projects/P1")
+    subject_id = xnat_session.put("/data/projects/P1/subjects/S1").text
+    uri = f"/data/projects/P1/subjects/{subject_id}"
+    xnat_session.put(uri, query={"xnat:subjectData/group": "control", "xnat:subjectData/src": "x"})
+    xnat_session.put(uri, query={"xnat:subjectData/src": "NULL"})
+    fields = xnat_session.get_json(uri)["items"][0]["data_fields"]
+    assert (fields.get("group"), "src" in fields) == ("control", False)
+    with pytest.raises(XNATResponseError) as failure:
+        xnat_session.put(uri, query={"xnat:projectData/name": "sneaky"})
+    assert failure.value.status_code == 400
+
+
+def test_files_in_subfolders_and_unknown_urls(xnat_session: xnat.session.XNATSession) -> None:
+    xnat_session.put("/data/projects/P1")
+    xnat_session.upload_string("/data/projects/P1/resources/NIFTI/files/sub/dir/t1.nii.gz", b"nifti")
+    rows = xnat_session.get_json("/data/projects/P1/resources/NIFTI/files")["ResultSet"]["Result"]
+    assert [(r["Name"], r["URI"].rsplit("/files/", 1)[1]) for r in rows] == [
+        ("t1.nii.gz", "sub/dir/t1.nii.gz")
+    ]
+    assert xnat_session.get(rows[0]["URI"]).content == b"nifti"
+    for missing in ("/data/projects/NOPE", "/data/projects/P1/subjects/NOPE", "/data/projects/P1/widgets"):
+        with pytest.raises(XNATResponseError) as failure:
+            xnat_session.get(missing)
+        assert failure.value.status_code == 404, missing
