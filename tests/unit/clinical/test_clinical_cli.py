@@ -206,3 +206,11 @@ def test_preview_needs_a_workspace_secret_and_a_valid_file(tmp_path: Path) -> No
     assert invalid.exit_code == 1
     assert isinstance(invalid.exception, ClinicalDataError)
     assert invalid.stdout == ""
+
+
+def test_help_keeps_every_default_visible() -> None:
+    result = runner.invoke(app, ["clinical", "validate", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    out = _flat(result.stdout)
+    assert "CSV text encoding, e.g. cp1252 (default: detected)." in out
+    assert "else the current folder)." in out

@@ -39,7 +39,7 @@ SchemaOption = Annotated[
     typer.Option(
         "--schema",
         help="Schema name (eucaim-minimum, or name-version) or a schema .json file "
-        "[default: the mapping's 'schema' key, else eucaim-minimum].",
+        "(default: the mapping's 'schema' key, else eucaim-minimum).",
         show_default=False,
     ),
 ]
@@ -103,18 +103,18 @@ def validate(
         Path | None,
         typer.Option(
             "--report-dir",
-            help="Where to write the CSV and HTML report [default: WORKSPACE/reports if the workspace "
-            "exists, else the current folder].",
+            help="Where to write the CSV and HTML report (default: WORKSPACE/reports if the workspace "
+            "exists, else the current folder).",
             show_default=False,
         ),
     ] = None,
     encoding: Annotated[
-        str | None, typer.Option("--encoding", help="CSV text encoding, e.g. cp1252 [default: detected].")
+        str | None, typer.Option("--encoding", help="CSV text encoding, e.g. cp1252 (default: detected).")
     ] = None,
     delimiter: Annotated[
-        str | None, typer.Option("--delimiter", help="CSV delimiter; 'tab' for tabs [default: detected].")
+        str | None, typer.Option("--delimiter", help="CSV delimiter; 'tab' for tabs (default: detected).")
     ] = None,
-    sheet: Annotated[str | None, typer.Option("--sheet", help="Excel sheet [default: the first].")] = None,
+    sheet: Annotated[str | None, typer.Option("--sheet", help="Excel sheet (default: the first).")] = None,
     workspace: WorkspaceOption = None,
     show_ids: Annotated[
         bool,
