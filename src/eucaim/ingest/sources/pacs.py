@@ -118,6 +118,14 @@ class RetrieveResult:
         return self.status == _SUCCESS and self.failed == 0 and self.refused == 0
 
 
+@dataclass(frozen=True)
+class InstanceRef:
+    """Where one instance sits on the PACS."""
+
+    series_uid: str
+    sop_uid: str
+
+
 def _uid_list(value: Any) -> tuple[str, ...]:
     if not value:
         return ()
@@ -189,11 +197,71 @@ class PacsClient:
     ) -> RetrieveResult:
         """Retrieve a study by C-GET into ``dest_dir`` as ``<SOPInstanceUID>.dcm`` files.
 
-        ``on_instance(path, sop_instance_uid)`` runs after each file is on disk. Raises
-        PacsError when the PACS fails or cancels the retrieve, PacsUnavailable when the
-        association breaks or times out (files already written stay).
+        ``on_instance(path, sop_instance_uid)`` runs after each file is on disk (from
+        pynetdicom's thread). Raises PacsError when the PACS fails or cancels the retrieve,
+        PacsUnavailable when the association breaks or times out (files already written stay;
+        ``eucaim.ingest.sources.resume.get_missing`` then fetches only the rest).
         """
         _check_uid(study_uid)
+        return self._get(_retrieve_identifier("STUDY", study_uid), dest_dir, on_instance)
+
+    def get_series(
+        self, study_uid: str, series_uid: str, dest_dir: Path, on_instance: OnStored | None = None
+    ) -> RetrieveResult:
+        """Retrieve one series by C-GET (smaller operations than a whole study)."""
+        _check_uid(study_uid)
+        _check_uid(series_uid)
+        identifier = _retrieve_identifier("SERIES", study_uid)
+        identifier.SeriesInstanceUID = series_uid
+        return self._get(identifier, dest_dir, on_instance)
+
+    def get_instances(
+        self,
+        study_uid: str,
+        series_uid: str,
+        sop_uids: Sequence[str],
+        dest_dir: Path,
+        on_instance: OnStored | None = None,
+    ) -> RetrieveResult:
+        """Retrieve some instances of one series by C-GET (an IMAGE-level UID-list retrieve)."""
+        for uid in (study_uid, series_uid, *sop_uids):
+            _check_uid(uid)
+        identifier = _retrieve_identifier("IMAGE", study_uid)
+        identifier.SeriesInstanceUID = series_uid
+        identifier.SOPInstanceUID = list(sop_uids)
+        return self._get(identifier, dest_dir, on_instance)
+
+    def find_instances(self, study_uid: str) -> list[InstanceRef]:
+        """Return every instance of a study, by C-FIND at SERIES then IMAGE level.
+
+        Two levels, because strict PACS require a single SeriesInstanceUID in an IMAGE query.
+        """
+        _check_uid(study_uid)
+        series = _retrieve_identifier("SERIES", study_uid)
+        series.SeriesInstanceUID = ""
+        series_uids = [uid for uid in self._find_values(series, "SeriesInstanceUID") if is_valid_uid(uid)]
+        refs: list[InstanceRef] = []
+        for series_uid in dict.fromkeys(series_uids):
+            image = _retrieve_identifier("IMAGE", study_uid)
+            image.SeriesInstanceUID = series_uid
+            image.SOPInstanceUID = ""
+            sop_uids = self._find_values(image, "SOPInstanceUID")
+            refs.extend(InstanceRef(series_uid, uid) for uid in dict.fromkeys(sop_uids) if is_valid_uid(uid))
+        logger.info("C-FIND on %s: %d series, %d instances", self._where, len(series_uids), len(refs))
+        return refs
+
+    def _find_values(self, identifier: Dataset, keyword: str) -> list[str]:
+        values: list[str] = []
+        with self._associate([build_context(FIND)], "C-FIND (Study Root)") as assoc:
+            for status, reply in assoc.send_c_find(identifier, FIND):
+                code = self._status_code(status, "C-FIND")
+                if code in _PENDING and reply is not None:
+                    values.append(str(reply.get(keyword, "") or "").strip())
+                elif code not in _PENDING and code != _SUCCESS:
+                    raise PacsError(f"{self._where} failed the C-FIND with status 0x{code:04X}", status=code)
+        return values
+
+    def _get(self, identifier: Dataset, dest_dir: Path, on_instance: OnStored | None) -> RetrieveResult:
         dest_dir.mkdir(parents=True, exist_ok=True)
         remove_partial_files(dest_dir)
         writer = InstanceWriter(dest_dir, on_instance)
@@ -204,9 +272,8 @@ class PacsClient:
             handlers=[(evt.EVT_C_STORE, writer.handle_store)],
             retrieve=True,
         ) as assoc:
-            final = self._last_status(assoc.send_c_get(_retrieve_identifier(study_uid), GET), "C-GET")
-        result = self._result(final, "C-GET", received=writer.stored, refused=writer.failed)
-        return result
+            final = self._last_status(assoc.send_c_get(identifier, GET), "C-GET")
+        return self._result(final, "C-GET", received=writer.stored, refused=writer.failed)
 
     def move_study(self, study_uid: str, dest_aet: str) -> RetrieveResult:
         """Ask the PACS to send a study by C-MOVE to the AE titled ``dest_aet`` (our receiver).
@@ -215,7 +282,7 @@ class PacsClient:
         """
         _check_uid(study_uid)
         with self._associate([build_context(MOVE)], "C-MOVE (Study Root)", retrieve=True) as assoc:
-            responses = assoc.send_c_move(_retrieve_identifier(study_uid), dest_aet, MOVE)
+            responses = assoc.send_c_move(_retrieve_identifier("STUDY", study_uid), dest_aet, MOVE)
             final = self._last_status(responses, "C-MOVE", dest_aet=dest_aet)
         return self._result(final, "C-MOVE", dest_aet=dest_aet)
 
@@ -391,8 +458,8 @@ def _check_uid(study_uid: str) -> None:
         )
 
 
-def _retrieve_identifier(study_uid: str) -> Dataset:
+def _retrieve_identifier(level: str, study_uid: str) -> Dataset:
     ds = Dataset()
-    ds.QueryRetrieveLevel = "STUDY"
+    ds.QueryRetrieveLevel = level
     ds.StudyInstanceUID = study_uid
     return ds
