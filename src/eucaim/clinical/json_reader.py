@@ -1,4 +1,4 @@
-"""Read clinical JSON: a list of subject objects, one object, a wrapper object, or JSON Lines.
+"""Read clinical JSON: a list of subject objects, one object, objects keyed by patient ID, or JSON Lines.
 
 Nested objects are flattened to dotted paths (``diagnosis.date``); an object holding only
 ``value`` (the CHAIMELEON eForm style ``{"value": 54}``) collapses to that value; lists of plain
@@ -37,6 +37,18 @@ def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Cell]:
     return {k.rstrip("."): v for k, v in flat.items()}
 
 
+def _keyed_by_subject(data: dict[str, Any]) -> bool:
+    """``{"P001": {...}, "P002": {...}}``: several objects with the same keys, one per subject.
+
+    A single subject with nested sections (``{"patient": {...}, "diagnosis": {...}}``) has
+    objects with different keys, so it is not mistaken for this.
+    """
+    values = list(data.values())
+    if len(values) < 2 or not all(isinstance(v, dict) for v in values):
+        return False
+    return len({frozenset(v) for v in values}) == 1
+
+
 def _subjects(data: Any, name: str) -> list[Any]:
     if isinstance(data, list):
         return data
@@ -46,6 +58,8 @@ def _subjects(data: Any, name: str) -> list[Any]:
         ]
         if len(data) == 1 and len(lists) == 1:
             return lists[0]  # a wrapper such as {"subjects": [...]}
+        if _keyed_by_subject(data):
+            return [{"patient_id": key, **value} for key, value in data.items()]
         return [data]
     raise ClinicalDataError(
         f"{name} holds a JSON {type(data).__name__}, not subject objects",

@@ -180,6 +180,16 @@ def test_json_wrapper_object_single_object_and_json_lines(tmp_path: Path) -> Non
     assert [r.number for r in table.rows] == [1, 3]
 
 
+def test_json_object_keyed_by_patient_id(tmp_path: Path) -> None:
+    path = tmp_path / "keyed.json"
+    path.write_text(json.dumps({"P1": {"sex": "F", "age": 50}, "P2": {"sex": "M", "age": 61}}))
+    table = load_table(path)
+    assert [(r.cells["patient_id"], r.cells["sex"]) for r in table.rows] == [("P1", "F"), ("P2", "M")]
+    nested = tmp_path / "one.json"
+    nested.write_text(json.dumps({"patient": {"id": "P1"}, "diagnosis": {"topography": "lung"}}))
+    assert load_table(nested).columns == ("patient.id", "diagnosis.topography")
+
+
 def test_broken_json_says_where(tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
     path.write_text('[{"patient_id": "A",}]')
