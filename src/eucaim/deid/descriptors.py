@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 
 import pydicom
+from pydicom.datadict import tag_for_keyword
 
 # Attributes whose values identify the patient, staff or site; their values (and name parts) are
 # scrubbed from every cleaned description of the same dataset.
@@ -40,6 +41,7 @@ IDENTIFYING_KEYWORDS = (
     "AcquisitionDate",
     "ContentDate",
 )
+_IDENTIFYING_TAGS = tuple(int(tag_for_keyword(k) or 0) for k in IDENTIFYING_KEYWORDS)
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec"
 _PATTERNS = (
     re.compile(r"\b\d{4}[-./]\d{1,2}[-./]\d{1,2}\b"),  # 2019-05-03, 2019.05.03
@@ -76,12 +78,10 @@ def _variants(text: str) -> Iterable[str]:
 def collect_identifiers(ds: pydicom.Dataset) -> frozenset[str]:
     """The identifying strings of ``ds`` (top level) that cleaned descriptions must not contain."""
     found: set[str] = set()
-    for keyword in IDENTIFYING_KEYWORDS:
-        elem = ds.get(keyword)
-        if elem is None:
+    for tag in _IDENTIFYING_TAGS:
+        if tag not in ds:
             continue
-        value = elem.value if isinstance(elem, pydicom.DataElement) else elem
-        for text in _texts(value):
+        for text in _texts(ds[tag].value):
             found.update(v.strip() for v in _variants(text) if v.strip())
     return frozenset(found)
 

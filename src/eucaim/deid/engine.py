@@ -9,6 +9,7 @@ pure function of (profile, secret, input), so re-runs produce identical bytes.
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -41,6 +42,10 @@ WELL_KNOWN_UID_PREFIX = "1.2.840.10008."
 IMPLEMENTATION_VERSION = "EUCAIM_DEID_1"
 _SCRUBBED_VRS = frozenset({"LO", "SH", "CS"})
 _LONG_TEXT_VRS = frozenset({"LT", "ST", "UT", "UC", "PN"})
+# Sequences are walked and kept short text is checked for the dataset's identifiers; code
+# strings (CS) are enumerated values and are left undecoded.
+_KEEP_SCRUBBED_VRS = frozenset({"LO", "SH"})
+_NEEDS_VALUE_ON_KEEP = _KEEP_SCRUBBED_VRS | {"SQ"}
 _TAG_PATIENT_ID = 0x00100020
 _TAG_PATIENT_NAME = 0x00100010
 _TAG_CONTENT_SEQUENCE = 0x0040A730
@@ -67,10 +72,14 @@ class _Run:
     pseudonym: str
     days: int
     scrubber: Scrubber
+    # Raw (undecoded) elements can be written back as read only if they carry their VR or the
+    # output is implicit VR too; a file whose body contradicts its transfer syntax needs decoding.
+    raw_ok: bool = True
     actions: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=4096)
 def _name(tag: int) -> str:
     try:
         keyword = dictionary_keyword(tag)
@@ -87,6 +96,12 @@ def _vr_of(raw: DataElement | RawDataElement, tag: int) -> str:
         return str(dictionary_VR(tag))
     except KeyError:
         return "UN"
+
+
+def _writes_implicit(ds: pydicom.Dataset) -> bool:
+    meta = getattr(ds, "file_meta", None)
+    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
+    return str(syntax or "") == "1.2.840.10008.1.2"
 
 
 def _values(value: object) -> list[object]:
@@ -142,6 +157,7 @@ class Deidentifier:
         days = derive_day_offset(self._secret, original_id)
         scrubber = Scrubber(collect_identifiers(ds))
         run = _Run(pseudonym=pseudonym, days=days, scrubber=scrubber, warnings=warnings_)
+        run.raw_ok = _writes_implicit(ds)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -200,6 +216,8 @@ class Deidentifier:
             run.actions[name] = action.value
             if action is Action.REMOVE:
                 del ds[tag]
+            elif action is Action.KEEP and vr not in _NEEDS_VALUE_ON_KEEP and (raw.VR or run.raw_ok):
+                continue  # kept as read: no need to decode the value (most of the dataset)
             else:
                 self._apply(ds, ds[tag], action, (*path, tag), name, run)
         if private:
@@ -250,7 +268,7 @@ class Deidentifier:
                 self._drop_emptied_text_items(elem, name, run)
             return
         if action is Action.KEEP:
-            if vr in _SCRUBBED_VRS and elem.value and path[-1] not in _CODED_TAGS:
+            if vr in _KEEP_SCRUBBED_VRS and elem.value and path[-1] not in _CODED_TAGS:
                 # Kept text is still checked against this dataset's own names and IDs: people
                 # type identity into any field.
                 values = [str(v) for v in _values(elem.value)]
