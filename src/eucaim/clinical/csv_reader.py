@@ -6,6 +6,7 @@ import codecs
 import csv
 import io
 import re
+from collections import Counter
 from pathlib import Path
 
 import charset_normalizer
@@ -15,6 +16,7 @@ from eucaim.clinical.table import SourceInfo, SourceRow, Table
 from eucaim.errors import ClinicalDataError
 
 DELIMITERS = (";", ",", "\t", "|")
+MAX_TITLE_ROWS = 10
 _EXCEL_SEP = re.compile(r"\Asep=(.)\r?\n", re.IGNORECASE)
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
@@ -75,18 +77,28 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str, list[str
 
 
 def detect_delimiter(text: str) -> str:
-    """Pick the delimiter that splits the header into most columns and the first rows consistently."""
+    """Pick the delimiter that splits most of the first rows into the same number (2+) of cells.
+
+    Counting the most common width, not the first row's, lets a title line above the header pass.
+    """
     sample = text.splitlines()[:20]
     best, best_score = ",", (0, 0)
     for delimiter in DELIMITERS:
-        widths = [len(r) for r in csv.reader(sample, delimiter=delimiter) if r]
-        if not widths or widths[0] < 2:
+        widths = Counter(len(r) for r in csv.reader(sample, delimiter=delimiter) if len(r) >= 2)
+        if not widths:
             continue
-        consistent = sum(1 for w in widths if w == widths[0])
-        score = (consistent, widths[0])
-        if score > best_score:
-            best, best_score = delimiter, score
+        width, count = max(widths.items(), key=lambda item: (item[1], item[0]))
+        if (count, width) > best_score:
+            best, best_score = delimiter, (count, width)
     return best
+
+
+def _header_index(records: list[list[str]]) -> int:
+    """The first record naming at least two columns; title lines above it are skipped."""
+    for index, record in enumerate(records[: MAX_TITLE_ROWS + 1]):
+        if sum(1 for c in record if c.strip()) >= 2:
+            return index
+    return 0
 
 
 def parse_csv(
@@ -102,10 +114,21 @@ def parse_csv(
         text = text[hint.end() :]
     used = delimiter or (hint.group(1) if hint else None) or detect_delimiter(text)
     records = list(csv.reader(io.StringIO(text, newline=""), delimiter=used))
-    if not records or not any(c.strip() for c in records[0]):
+    start = _header_index(records)
+    if not records or not any(c.strip() for c in records[start]):
         raise ClinicalDataError(f"{name} has no header row", hint="the first row must name the columns")
-    header = [c.strip() for c in records[0]]
+    header = [c.strip() for c in records[start]]
+    notes = list(notes or ())
     problems: list[Issue] = []
+    if any(c.strip() for record in records[:start] for c in record):
+        problems.append(
+            Issue(
+                "title-rows",
+                f"skipped {start} line(s) above the header (row {start + 1})",
+                "check that the header row was found; delete title lines to silence this",
+                severity=Severity.WARNING,
+            )
+        )
     columns: list[str] = []
     for index, title in enumerate(header, start=1):
         label = title or f"column {index}"
@@ -115,14 +138,14 @@ def parse_csv(
                     "duplicate-column",
                     f"column {label!r} appears twice in the header",
                     "rename or remove one of them",
-                    row=1,
+                    row=start + 1,
                     column=label,
                 )
             )
             label = f"{label} ({index})"
         columns.append(label)
     rows: list[SourceRow] = []
-    for number, record in enumerate(records[1:], start=2):
+    for number, record in enumerate(records[start + 1 :], start=start + 2):
         if not any(c.strip() for c in record):
             continue
         if len(record) > len(columns) and any(c.strip() for c in record[len(columns) :]):
@@ -135,7 +158,7 @@ def parse_csv(
                 )
             )
         rows.append(SourceRow(number, dict(zip(columns, record, strict=False))))
-    info = SourceInfo(name=name, format="csv", encoding=encoding, delimiter=used, notes=tuple(notes or ()))
+    info = SourceInfo(name=name, format="csv", encoding=encoding, delimiter=used, notes=tuple(notes))
     problems += [
         Issue("encoding", n, "check accented letters in the report", severity=Severity.WARNING)
         for n in info.notes

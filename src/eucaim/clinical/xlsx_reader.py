@@ -8,22 +8,31 @@ from typing import Any
 
 import openpyxl
 
-from eucaim.clinical.issues import Issue
+from eucaim.clinical.issues import Issue, Severity
 from eucaim.clinical.table import Cell, SourceInfo, SourceRow, Table
 from eucaim.errors import ClinicalDataError
 
 HEADER_JOIN = " / "
+MAX_TITLE_ROWS = 10
 
 
-def _header_height(sheet: Any) -> int:
-    """Header rows: as deep as the merges starting in row 1, and two when row 1 groups columns."""
-    height = 1
+def _header_start(sheet: Any) -> int:
+    """The first row naming two or more columns: title rows above it (one cell each) are skipped."""
+    for row in range(1, min(sheet.max_row, MAX_TITLE_ROWS + 1) + 1):
+        if sum(1 for cell in sheet[row] if cell.value not in (None, "")) >= 2:
+            return row
+    return 1
+
+
+def _header_end(sheet: Any, start: int) -> int:
+    """Last header row: as deep as the merges starting in ``start``, one more when it groups columns."""
+    end = start
     for merged in sheet.merged_cells.ranges:
-        if merged.min_row == 1:
-            height = max(height, merged.max_row)
+        if merged.min_row == start:
+            end = max(end, merged.max_row)
             if merged.max_col > merged.min_col:
-                height = max(height, 2)
-    return height
+                end = max(end, start + 1)
+    return end
 
 
 def _merged_values(sheet: Any) -> dict[tuple[int, int], Any]:
@@ -69,14 +78,15 @@ def read_xlsx(path: Path, *, sheet: str | None = None) -> Table:
 
 
 def _read_sheet(ws: Any, name: str) -> Table:
-    height = _header_height(ws)
+    start = _header_start(ws)
+    height = _header_end(ws, start)
     merged = _merged_values(ws)
     width = ws.max_column
     columns: list[str] = []
     problems: list[Issue] = []
     for col in range(1, width + 1):
         parts: list[str] = []
-        for row in range(1, height + 1):
+        for row in range(start, height + 1):
             value = merged.get((row, col), ws.cell(row, col).value)
             text = str(value).strip() if value is not None else ""
             if text and (not parts or parts[-1] != text):
@@ -100,7 +110,16 @@ def _read_sheet(ws: Any, name: str) -> Table:
         if all(v is None or v == "" for v in cells.values()):
             continue
         rows.append(SourceRow(number, cells))
-    info = SourceInfo(name=name, format="xlsx", sheet=ws.title, header_rows=height)
+    info = SourceInfo(name=name, format="xlsx", sheet=ws.title, header_rows=height - start + 1)
+    if start > 1:
+        problems.append(
+            Issue(
+                "title-rows",
+                f"skipped {start - 1} row(s) above the header (row {start})",
+                "check that the header row was found; delete title rows to silence this",
+                severity=Severity.WARNING,
+            )
+        )
     if all(c.startswith("column ") for c in columns):
         raise ClinicalDataError(
             f"{name} sheet {ws.title!r} has no header row", hint="row 1 must name the columns"

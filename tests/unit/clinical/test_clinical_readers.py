@@ -91,6 +91,15 @@ def test_excel_sep_hint_line_sets_the_delimiter_and_is_not_a_row(tmp_path: Path)
     assert table.rows[0].number == 2
 
 
+def test_title_lines_above_the_header_are_skipped_and_reported(tmp_path: Path) -> None:
+    path = tmp_path / "title.csv"
+    path.write_text("Export from HIS;;\n;;\npatient_id;sex;age\nP1;F;50\n", encoding="utf-8")
+    table = load_table(path)
+    assert (table.source.delimiter, table.columns) == (";", ("patient_id", "sex", "age"))
+    assert table.rows[0].number == 4
+    assert [(p.rule, p.is_error) for p in table.problems] == [("title-rows", False)]
+
+
 def test_row_numbers_match_the_spreadsheet_across_blank_lines_and_multiline_cells(tmp_path: Path) -> None:
     path = tmp_path / "rows.csv"
     path.write_text('patient_id,note\nP1,"two\nlines"\n\nP2,x\n', encoding="utf-8")
@@ -142,7 +151,7 @@ def test_a_file_named_xlsx_that_is_not_a_workbook_is_refused(tmp_path: Path) -> 
         load_table(path)
 
 
-def test_xlsx_title_row_merged_across_the_table(tmp_path: Path) -> None:
+def test_xlsx_title_row_merged_across_the_table_is_skipped(tmp_path: Path) -> None:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(["Clinical export 2024", None])
@@ -152,8 +161,23 @@ def test_xlsx_title_row_merged_across_the_table(tmp_path: Path) -> None:
     path = tmp_path / "title.xlsx"
     wb.save(path)
     table = load_table(path)
-    assert table.columns == ("Clinical export 2024 / patient_id", "Clinical export 2024 / sex")
+    assert table.columns == ("patient_id", "sex")
     assert table.rows[0].number == 3
+    assert [p.rule for p in table.problems] == ["title-rows"]
+
+
+def test_xlsx_unmerged_title_row_is_skipped(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Clinical export 2024"])
+    ws.append([])
+    ws.append(["patient_id", "sex"])
+    ws.append(["P1", "F"])
+    path = tmp_path / "title.xlsx"
+    wb.save(path)
+    table = load_table(path)
+    assert (table.columns, table.rows[0].number, table.source.header_rows) == (("patient_id", "sex"), 4, 1)
+    assert [p.rule for p in table.problems] == ["title-rows"]
 
 
 def test_nested_json_is_flattened_by_dotted_path() -> None:
