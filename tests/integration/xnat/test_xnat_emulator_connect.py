@@ -143,3 +143,12 @@ def test_https_serves_tls13_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             tls12.wrap_socket(raw, server_hostname="localhost"),
         ):
             pass
+
+
+def test_issued_alias_token_logs_in(xnat_server: XnatServer) -> None:
+    with xnat.connect(xnat_server.url, user="admin", password="admin", loglevel="ERROR") as session:
+        token = session.get_json("/data/services/tokens/issue")
+    with xnat.connect(
+        xnat_server.url, user=token["alias"], password=token["secret"], loglevel="ERROR"
+    ) as again:
+        assert again.logged_in_user == "admin"

@@ -81,6 +81,9 @@ def test_import_answers_the_uri_as_text_with_crlf(
         response.text == f"/data/archive/projects/P1/subjects/{experiment.data_fields['subject_ID']}"
         f"/experiments/{experiment.id}\r\n"
     )
+    # The handle's request log shows what the client sent, for tests of our uploader's parameters.
+    logged = next(r for r in xnat_server.emulator.requests if r["path"] == "/data/services/import")
+    assert (logged["query"]["dest"], logged["query"]["session"], logged["status"]) == ("/archive", "E", 200)
 
 
 def test_import_to_prearchive_then_archive(

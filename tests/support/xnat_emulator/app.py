@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
@@ -56,7 +57,8 @@ class EmulatorMiddleware:
         path = normalise_path(scope["path"])
         scope = dict(scope, path=path, raw_path=path.encode())
         method = scope["method"]
-        entry = self.emulator.log_request(method, path)
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        entry = self.emulator.log_request(method, path, query)
         send = self._recording(send, entry)
         rule = self.emulator.faults.take_failure(method, path)
         if rule is not None:
@@ -171,6 +173,7 @@ def create_app(emulator: XnatEmulator) -> ASGIApp:
         Route("/data/search/elements/{element}", site.search_element_fields),
         Route("/data/services/import", services.import_service, methods=["POST"]),
         Route("/data/services/archive", services.archive_service, methods=["POST"]),
+        Route("/data/services/tokens/issue", site.issue_token),
         Route("/data/services/prearchive/delete", services.prearchive_delete, methods=["POST"]),
         Route("/data/prearchive/projects", services.prearchive),
         Route("/data/prearchive/projects/{rest:path}", services.prearchive),

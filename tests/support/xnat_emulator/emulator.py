@@ -134,9 +134,12 @@ class XnatEmulator:
         with self.store.lock:
             return sum(len(r.files) for scan in session.scans.values() for r in scan.resources.values())
 
-    def log_request(self, method: str, path: str) -> dict[str, Any]:
-        """Record a request (the app fills in its status); tests read ``requests``."""
-        entry: dict[str, Any] = {"method": method, "path": path, "status": None}
+    def log_request(self, method: str, path: str, query: dict[str, str]) -> dict[str, Any]:
+        """Record a request (the app fills in its status); tests read ``requests``.
+
+        Each entry has ``method``, the normalised ``path``, the ``query`` parameters and ``status``.
+        """
+        entry: dict[str, Any] = {"method": method, "path": path, "query": query, "status": None}
         with self._log_lock:
             self.requests.append(entry)
         return entry

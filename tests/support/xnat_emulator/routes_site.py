@@ -134,6 +134,13 @@ async def search_element_fields(request: Request) -> Response:
     return JSONResponse(views.result_set(rows))
 
 
+async def issue_token(request: Request) -> Response:
+    """``GET /data/services/tokens/issue``: a new alias token and secret for the caller."""
+    alias, secret = _emulator(request).security.issue_alias_token(request.state.login)
+    expires = int((_emulator(request).store.clock() + 2 * 24 * 3600) * 1000)
+    return JSONResponse({"alias": alias, "secret": secret, "estimatedExpirationTime": expires})
+
+
 async def access_levels(request: Request) -> Response:
     """``/xapi/access/projects``: the caller's role per project they can see."""
     emulator = _emulator(request)
