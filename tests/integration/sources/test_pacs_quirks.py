@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydicom import Dataset
+from pydicom.uid import CTImageStorage
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import (
     StudyRootQueryRetrieveInformationModelFind,  # type: ignore[attr-defined]
@@ -20,6 +22,7 @@ from pynetdicom.sop_class import (
 
 from eucaim.ingest.sources.pacs import PacsClient, PacsConfig, PacsError, PacsUnavailable
 from eucaim.ingest.sources.query import StudyQuery
+from eucaim.ingest.sources.receiver import Receiver
 from tests.support.orthanc import free_port
 
 pytestmark = pytest.mark.integration
@@ -38,6 +41,7 @@ def fake_pacs() -> Iterator[Callable[..., PacsClient]]:
         ae.add_supported_context(Verification)
         ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind)
         ae.add_supported_context(StudyRootQueryRetrieveInformationModelMove)
+        ae.add_requested_context(CTImageStorage)  # for its C-MOVE sub-association to our receiver
         handlers = []
         if find:
             handlers.append((evt.EVT_C_FIND, find))
@@ -83,11 +87,37 @@ def test_replies_missing_keys_and_split_by_patient_id_are_merged(
 def test_failure_status_is_a_permanent_error_with_the_code(fake_pacs: Callable[..., PacsClient]) -> None:
     def find(_event: Any) -> Iterator[Any]:
         yield 0xFF00, reply(StudyInstanceUID=UID, PatientID="P1")
+        yield 0xC001, None
+
+    with pytest.raises(PacsError, match="0xC001") as caught:
+        fake_pacs(find=find).find_studies(StudyQuery(patient_id="P1"))
+    assert caught.value.status == 0xC001
+
+
+def test_out_of_resources_is_retryable(fake_pacs: Callable[..., PacsClient]) -> None:
+    def find(_event: Any) -> Iterator[Any]:
         yield 0xA700, None
 
-    with pytest.raises(PacsError, match="0xA700") as caught:
+    with pytest.raises(PacsUnavailable, match="0xA700"):
         fake_pacs(find=find).find_studies(StudyQuery(patient_id="P1"))
-    assert caught.value.status == 0xA700
+
+
+def test_move_failing_for_lack_of_resources_is_retryable(
+    fake_pacs: Callable[..., PacsClient], tmp_path: Path
+) -> None:
+    port = free_port()
+
+    def move(_event: Any) -> Iterator[Any]:
+        yield "127.0.0.1", port  # our receiver
+        yield 1  # number of sub-operations
+        yield 0xA702, None  # the PACS gives up before sending anything
+
+    with (
+        Receiver("OURAE", port, tmp_path, bind_address="127.0.0.1"),
+        pytest.raises(PacsUnavailable) as caught,
+    ):
+        fake_pacs(move=move).move_study(UID, "OURAE")
+    assert "out of resources (0xA702)" in str(caught.value)
 
 
 def test_a_pacs_that_stops_answering_times_out_as_retryable(fake_pacs: Callable[..., PacsClient]) -> None:
@@ -112,7 +142,7 @@ def test_move_destination_unknown_status_names_the_destination(fake_pacs: Callab
     assert "does not know the C-MOVE destination OURAE" in str(caught.value)
 
 
-def test_pacs_without_c_get_says_to_use_c_move(fake_pacs: Callable[..., PacsClient], tmp_path: Any) -> None:
+def test_pacs_without_c_get_says_to_use_c_move(fake_pacs: Callable[..., PacsClient], tmp_path: Path) -> None:
     with pytest.raises(PacsError, match="does not accept C-GET") as caught:
         fake_pacs().get_study(UID, tmp_path)
 

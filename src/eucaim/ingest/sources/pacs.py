@@ -45,6 +45,13 @@ GET = "1.2.840.10008.5.1.4.1.2.2.3"  # Study Root Query/Retrieve Information Mod
 _PENDING = frozenset({0xFF00, 0xFF01})
 _SUCCESS, _WARNING, _CANCEL = 0x0000, 0xB000, 0xFE00
 _MOVE_DESTINATION_UNKNOWN = 0xA801
+
+
+def _is_out_of_resources(code: int) -> bool:
+    # A7xx "Refused: out of resources" is the PACS being busy or full: worth retrying later.
+    return code & 0xFF00 == 0xA700
+
+
 _REJECT_REASONS = {(1, 3): "calling AE title not recognised", (1, 7): "called AE title not recognised"}
 
 
@@ -181,7 +188,7 @@ class PacsClient:
                 if code in _PENDING:
                     replies.append(parse_find_reply(reply))
                 elif code != _SUCCESS:
-                    raise PacsError(f"{self._where} failed the C-FIND with status 0x{code:04X}", status=code)
+                    raise self._find_failure(code)
         studies, dropped = select_studies(query, replies)
         logger.info(
             "C-FIND on %s: %d studies (%d replies, %d dropped)",
@@ -210,7 +217,7 @@ class PacsClient:
     ) -> RetrieveResult:
         """Retrieve one series by C-GET (smaller operations than a whole study)."""
         _check_uid(study_uid)
-        _check_uid(series_uid)
+        _check_uid(series_uid, "series UID")
         identifier = _retrieve_identifier("SERIES", study_uid)
         identifier.SeriesInstanceUID = series_uid
         return self._get(identifier, dest_dir, on_instance)
@@ -224,8 +231,10 @@ class PacsClient:
         on_instance: OnStored | None = None,
     ) -> RetrieveResult:
         """Retrieve some instances of one series by C-GET (an IMAGE-level UID-list retrieve)."""
-        for uid in (study_uid, series_uid, *sop_uids):
-            _check_uid(uid)
+        _check_uid(study_uid)
+        _check_uid(series_uid, "series UID")
+        for uid in sop_uids:
+            _check_uid(uid, "SOP instance UID")
         identifier = _retrieve_identifier("IMAGE", study_uid)
         identifier.SeriesInstanceUID = series_uid
         identifier.SOPInstanceUID = list(sop_uids)
@@ -258,7 +267,7 @@ class PacsClient:
                 if code in _PENDING and reply is not None:
                     values.append(str(reply.get(keyword, "") or "").strip())
                 elif code not in _PENDING and code != _SUCCESS:
-                    raise PacsError(f"{self._where} failed the C-FIND with status 0x{code:04X}", status=code)
+                    raise self._find_failure(code)
         return values
 
     def _get(self, identifier: Dataset, dest_dir: Path, on_instance: OnStored | None) -> RetrieveResult:
@@ -371,6 +380,14 @@ class PacsClient:
             "method (C-GET or C-MOVE)",
         )
 
+    def _find_failure(self, code: int) -> EucaimError:
+        message = f"{self._where} failed the C-FIND with status 0x{code:04X}"
+        if _is_out_of_resources(code):
+            return PacsUnavailable(f"{message} (out of resources)", hint="retry later")
+        return PacsError(
+            message, status=code, hint="check the query; ask the PACS administrator what it means"
+        )
+
     def _status_code(self, status: Dataset, operation: str) -> int:
         # An empty status means the association was aborted or a DIMSE timeout expired.
         if not status or "Status" not in status:
@@ -433,6 +450,12 @@ class PacsClient:
                 )
             else:
                 hint = "check that the study exists on the PACS (find it first)"
+            if _is_out_of_resources(code):
+                raise PacsUnavailable(
+                    f"{operation} from {self._where} stopped: the PACS is out of resources (0x{code:04X}) "
+                    f"after {result.completed} instances",
+                    hint="retry later; the files already received are kept",
+                )
             raise PacsError(
                 f"{operation} from {self._where} {what} after {result.completed} of "
                 f"{result.completed + result.failed + result.warning} instances",
@@ -450,10 +473,10 @@ def _disable_nagle(assoc: Association) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def _check_uid(study_uid: str) -> None:
-    if not is_valid_uid(study_uid):
+def _check_uid(uid: str, what: str = "study UID") -> None:
+    if not is_valid_uid(uid):
         raise ConfigError(
-            "the study UID to retrieve is not a DICOM UID",
+            f"the {what} to retrieve is not a DICOM UID",
             hint="a UID is digits separated by dots, at most 64 characters",
         )
 
