@@ -24,6 +24,7 @@ class SourceInfo:
     header_rows: int = 1
     row_noun: str = "row"
     notes: tuple[str, ...] = ()
+    excel_1904: bool = False  # the workbook's date serials count from 1904
 
     def describe(self) -> str:
         """One line for the terminal, e.g. ``csv, encoding cp1252, delimiter ';'``."""

@@ -126,8 +126,17 @@ def _column_issues(bindings: list[ColumnBinding], schema: Schema) -> list[Issue]
 class _RowChecker:
     """Checks rows one by one; holds what every row needs (schema, columns, mapping, today)."""
 
-    def __init__(self, schema: Schema, bindings: list[ColumnBinding], mapping: ColumnMapping, today: date):
+    def __init__(
+        self,
+        schema: Schema,
+        bindings: list[ColumnBinding],
+        mapping: ColumnMapping,
+        today: date,
+        *,
+        excel_1904: bool = False,
+    ) -> None:
         self.schema = schema
+        self.excel_1904 = excel_1904
         self.mapping = mapping
         self.today = today
         self.columns = {b.field: b.column for b in bindings if b.binding is Binding.FIELD and b.field}
@@ -149,7 +158,7 @@ class _RowChecker:
         translated = self.mapping.translate(spec.name, raw, multiple=spec.multiple)
         source = translated if translated != raw or isinstance(cell, str) else cell
         try:
-            value = coerce(source, spec, date_format=self.mapping.date_format)
+            value = coerce(source, spec, date_format=self.mapping.date_format, excel_1904=self.excel_1904)
         except CellError as exc:
             issues.append(self._issue(spec, row.number, column, raw, exc.rule, exc.message, exc.hint))
             return None
@@ -274,7 +283,7 @@ def validate(
     mapping = mapping or ColumnMapping()
     bindings, issues = bind_columns(table.columns, schema, mapping)
     issues = list(table.problems) + issues + _column_issues(bindings, schema)
-    checker = _RowChecker(schema, bindings, mapping, today)
+    checker = _RowChecker(schema, bindings, mapping, today, excel_1904=table.source.excel_1904)
     rows: list[ValidRow] = []
     for source_row in table.rows:
         row, row_issues = checker.check(source_row)

@@ -14,6 +14,7 @@ Value = str | float | int | bool | date | tuple[str, ...]
 # Excel's 1900 date system counts days from 1899-12-30 (it wrongly treats 1900 as a leap year,
 # which this epoch absorbs for every date after February 1900).
 EXCEL_EPOCH = date(1899, 12, 30)
+EXCEL_1904_EPOCH = date(1904, 1, 1)
 EXCEL_MAX_SERIAL = 2958465  # 9999-12-31
 MULTI_SEPARATORS = re.compile(r"\s*[|;,+]\s*")
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "si", "sí", "ja", "oui", "sim"})
@@ -52,15 +53,18 @@ def cell_text(cell: Cell) -> str:
     return str(cell).strip() if cell is not None else ""
 
 
-def parse_date(cell: Cell, date_format: str | None = None) -> date:
-    """Read a date: ISO, DICOM ``YYYYMMDD``, day-first ``DD/MM/YYYY`` (or ``date_format``), Excel serial."""
+def parse_date(cell: Cell, date_format: str | None = None, *, excel_1904: bool = False) -> date:
+    """Read a date: ISO, DICOM ``YYYYMMDD``, day-first ``DD/MM/YYYY`` (or ``date_format``), Excel serial.
+
+    ``excel_1904``: the workbook counts serials from 1904 (old Mac Excel), not 1900.
+    """
     if isinstance(cell, datetime):
         return cell.date()
     if isinstance(cell, date):
         return cell
     if isinstance(cell, int | float) and not isinstance(cell, bool):
         if 1 <= cell <= EXCEL_MAX_SERIAL:
-            return EXCEL_EPOCH + timedelta(days=int(cell))
+            return (EXCEL_1904_EPOCH if excel_1904 else EXCEL_EPOCH) + timedelta(days=int(cell))
         if not (isinstance(cell, int) and 10000101 <= cell <= 99991231):
             raise CellError("date", f"{cell_text(cell)} is not a date", "write dates as YYYY-MM-DD")
         cell = str(cell)  # a DICOM-style YYYYMMDD that a JSON export wrote as a number
@@ -161,10 +165,10 @@ def _check_range(number: float, spec: FieldSpec) -> None:
         )
 
 
-def coerce(cell: Cell, spec: FieldSpec, *, date_format: str | None = None) -> Value:
+def coerce(cell: Cell, spec: FieldSpec, *, date_format: str | None = None, excel_1904: bool = False) -> Value:
     """Convert a non-blank cell to ``spec``'s type; raise ``CellError`` saying why it does not fit."""
     if spec.type == "date":
-        return parse_date(cell, date_format)
+        return parse_date(cell, date_format, excel_1904=excel_1904)
     if spec.type in {"number", "integer"}:
         number = parse_number(cell)
         _check_range(number, spec)

@@ -72,12 +72,13 @@ def read_xlsx(path: Path, *, sheet: str | None = None) -> Table:
                 hint=f"use one of: {', '.join(workbook.sheetnames)}",
             )
         ws = workbook[sheet] if sheet else workbook.worksheets[0]
-        return _read_sheet(ws, path.name)
+        # openpyxl converts date-formatted cells itself; bare serials need the workbook's epoch.
+        return _read_sheet(ws, path.name, excel_1904=workbook.epoch.year == 1904)
     finally:
         workbook.close()
 
 
-def _read_sheet(ws: Any, name: str) -> Table:
+def _read_sheet(ws: Any, name: str, *, excel_1904: bool) -> Table:
     start = _header_start(ws)
     height = _header_end(ws, start)
     merged = _merged_values(ws)
@@ -110,7 +111,9 @@ def _read_sheet(ws: Any, name: str) -> Table:
         if all(v is None or v == "" for v in cells.values()):
             continue
         rows.append(SourceRow(number, cells))
-    info = SourceInfo(name=name, format="xlsx", sheet=ws.title, header_rows=height - start + 1)
+    info = SourceInfo(
+        name=name, format="xlsx", sheet=ws.title, header_rows=height - start + 1, excel_1904=excel_1904
+    )
     if start > 1:
         problems.append(
             Issue(

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import codecs
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import openpyxl
 import pytest
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from eucaim.clinical.csv_reader import decode, detect_delimiter
 from eucaim.clinical.loader import load_table
+from eucaim.clinical.schema import Schema
+from eucaim.clinical.validation import validate
 from eucaim.errors import ClinicalDataError
 
 from .samples import data_file
@@ -137,6 +140,20 @@ def test_xlsx_rows_keep_sheet_numbers_and_native_values() -> None:
     assert first["Diagnosis / date_radiological_detection"] == 43840  # a serial, left for the schema
     assert first["Treatment / date_first_treatment"] == datetime(2020, 2, 15)
     assert table.rows[1].cells["PatientID"] == 1002
+
+
+def test_xlsx_1904_date_system_serials(tmp_path: Path, schema: Schema) -> None:
+    wb = openpyxl.Workbook()
+    wb.epoch = CALENDAR_MAC_1904
+    ws = wb.active
+    ws.append(["patient_id", "population", "sex", "topography", "acquisition_date", "age"])
+    ws.append(["C1", "control", "F", "breast", 42378, 50])  # 42378 days after 1904-01-01
+    path = tmp_path / "mac.xlsx"
+    wb.save(path)
+    table = load_table(path)
+    assert table.source.excel_1904
+    result = validate(table, schema, today=date(2025, 6, 1))
+    assert result.rows[0].values["acquisition_date"] == date(2020, 1, 10)
 
 
 def test_xlsx_unknown_sheet_names_the_sheets(tmp_path: Path) -> None:
