@@ -254,3 +254,32 @@ def test_body_is_streamed_in_small_chunks(seeded_node: SeededNode, tmp_path: Pat
     )
     assert response.status_code == 200
     assert len(_parsed(response).stored) == 4
+
+
+def test_same_uid_twice_in_one_request(seeded_node: SeededNode, tmp_path: Path) -> None:
+    sop, study, series = generate_uid(), generate_uid(), generate_uid()
+    kw = {"sop_uid": sop, "study_uid": study, "series_uid": series}
+    deidentified_instance(tmp_path / "a.dcm", pixel_seed=1, **kw)
+    deidentified_instance(tmp_path / "b.dcm", pixel_seed=2, **kw)
+    same = _post(seeded_node, [tmp_path / "a.dcm", tmp_path / "a.dcm"])
+    assert same.status_code == 200
+    assert [s.sop_instance_uid for s in _parsed(same).stored] == [sop]
+    other = _post(seeded_node, [tmp_path / "b.dcm", tmp_path / "b.dcm"])
+    assert other.status_code == 409
+    assert [f.failure_reason for f in _parsed(other).failed] == [FailureReason.DUPLICATE_SOP_INSTANCE] * 2
+    (stored,) = _stored_files(seeded_node)
+    assert stored.read_bytes() == (tmp_path / "a.dcm").read_bytes()
+    assert _count(seeded_node, Instance) == 1
+
+
+def test_new_and_held_instances_mix_in_one_request(seeded_node: SeededNode, tmp_path: Path) -> None:
+    first = deidentified_instance(tmp_path / "1.dcm")
+    second = deidentified_instance(tmp_path / "2.dcm")
+    assert _post(seeded_node, [tmp_path / "1.dcm"]).status_code == 200
+    response = _post(seeded_node, [tmp_path / "1.dcm", tmp_path / "2.dcm"])
+    assert response.status_code == 200
+    assert {s.sop_instance_uid for s in _parsed(response).stored} == {
+        first.SOPInstanceUID,
+        second.SOPInstanceUID,
+    }
+    assert _count(seeded_node, Instance) == 2

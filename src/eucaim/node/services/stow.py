@@ -1,15 +1,24 @@
-"""STOW-RS: store the parts of one request in the image store and index them, instance by instance.
+"""STOW-RS: store the parts of one request in the image store and index them.
 
-Each instance is its own transaction: the object is put in the store first (atomically), then its
-index row is committed, so a crash leaves at most an unindexed object that a re-send replaces.
-Concurrent requests storing the same instance meet at the unique index on
-(biobank, SOPInstanceUID); the loser re-reads the winner's row and answers from it.
+A request runs in three steps:
+
+1. **check** each part (envelope, header, de-identification, study, what the node already holds);
+2. **put** the new objects into the store, several at a time (each put is durable on return, and
+   the waits for the disk overlap);
+3. **index** them in one transaction.
+
+The object is always in the store before its row is committed, so a crash leaves at most an
+unindexed object that a re-send replaces. Concurrent requests storing the same instance meet at the
+unique index on (biobank, SOPInstanceUID): when the batch transaction hits it, the instances are
+indexed one per transaction, and for each one the row that won decides the answer (same bytes:
+stored; other bytes: refused as a duplicate).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -26,6 +35,9 @@ from eucaim.node.models import Instance, Series, Study
 from eucaim.node.store import ImageStore, object_key
 
 logger = logging.getLogger(__name__)
+
+# Puts in flight at once: enough to overlap fsync waits on one disk, few enough for 2 cores.
+PUT_CONCURRENCY = 8
 
 
 @dataclass
@@ -58,6 +70,15 @@ class DicomwebUrls:
         return f"{self.series(study_uid, series_uid)}/instances/{sop_uid}"
 
 
+@dataclass(frozen=True)
+class _New:
+    """A checked instance the node does not hold yet."""
+
+    part: SpooledPart
+    header: InstanceHeader
+    key: str
+
+
 def store_parts(
     *,
     factory: sessionmaker[Session],
@@ -74,21 +95,20 @@ def store_parts(
     ``spool_error`` is why reading the body stopped early, if it did (explains incomplete parts).
     """
     outcome = StowOutcome()
-    for part in parts:
-        failure = check_part_envelope(part, spool_error=spool_error)
-        if failure is None:
-            failure = _store_part(
-                factory=factory,
-                store=store,
-                biobank_id=biobank_id,
-                biobank_code=biobank_code,
-                part=part,
-                url_study_uid=url_study_uid,
-                urls=urls,
-                outcome=outcome,
+    held: list[InstanceHeader] = []
+    with factory() as session:
+        new = _check(session, biobank_id, biobank_code, parts, url_study_uid, outcome, held, spool_error)
+    placed = _put_all(store, biobank_code, new, outcome)
+    indexed = _index_all(factory, biobank_id, placed, outcome)
+    for header in [*held, *indexed]:
+        outcome.stored.append(
+            StoredInstance(
+                header.sop_class_uid,
+                header.sop_instance_uid,
+                urls.instance(header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid),
             )
-        if failure is not None:
-            outcome.failed.append(failure)
+        )
+        outcome.study_uids.add(header.study_instance_uid)
     logger.info(
         "STOW into biobank %s: %d part(s), %d held, %d new (%d bytes), %d refused",
         biobank_code,
@@ -101,108 +121,189 @@ def store_parts(
     return outcome
 
 
-def _store_part(
-    *,
-    factory: sessionmaker[Session],
-    store: ImageStore,
+def _check(
+    session: Session,
     biobank_id: int,
     biobank_code: str,
-    part: SpooledPart,
+    parts: Sequence[SpooledPart],
     url_study_uid: str | None,
-    urls: DicomwebUrls,
     outcome: StowOutcome,
-) -> FailedInstance | None:
+    held: list[InstanceHeader],
+    spool_error: str | None,
+) -> list[_New]:
+    """Sort parts into refused (to ``outcome``), already held (to ``held``) and new (returned)."""
+    new: list[_New] = []
+    in_request: dict[str, str] = {}  # SOPInstanceUID -> sha256 of its first part in this request
+    for part in parts:
+        failure = check_part_envelope(part, spool_error=spool_error)
+        header: InstanceHeader | None = None
+        if failure is None:
+            header, key, failure = _read(part, biobank_code)
+        if failure is None and header is not None:
+            failure = check_instance(header, url_study_uid=url_study_uid)
+        if failure is None and header is not None:
+            uid = header.sop_instance_uid
+            stored_sha = in_request.get(uid) or _stored_sha256(session, biobank_id, uid)
+            failure = check_against_stored(header, stored_sha256=stored_sha, received_sha256=part.sha256)
+            if failure is None and stored_sha is None:
+                new.append(_New(part, header, key))
+                in_request[uid] = part.sha256
+            elif failure is None and uid not in in_request:
+                held.append(header)
+        if failure is not None:
+            outcome.failed.append(failure)
+    return new
+
+
+def _read(part: SpooledPart, biobank_code: str) -> tuple[InstanceHeader | None, str, FailedInstance | None]:
     try:
         header = read_instance_header(part.path)
         key = object_key(
             biobank_code, header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid
         )
     except UnreadableInstance as exc:
-        return FailedInstance(
-            exc.identity.sop_class_uid,
-            exc.identity.sop_instance_uid,
-            FailureReason.CANNOT_UNDERSTAND,
-            f"part {part.index + 1}: {exc}",
+        return (
+            None,
+            "",
+            FailedInstance(
+                exc.identity.sop_class_uid,
+                exc.identity.sop_instance_uid,
+                FailureReason.CANNOT_UNDERSTAND,
+                f"part {part.index + 1}: {exc}",
+            ),
         )
     except InvalidDicomError as exc:
-        return FailedInstance(None, None, FailureReason.CANNOT_UNDERSTAND, f"part {part.index + 1}: {exc}")
-    failure = check_instance(header, url_study_uid=url_study_uid)
-    if failure is not None:
-        return failure
-    # Two tries: the second runs only when a concurrent request indexed the same study, series or
-    # instance between our read and our insert.
-    placed = False
+        return (
+            None,
+            "",
+            FailedInstance(None, None, FailureReason.CANNOT_UNDERSTAND, f"part {part.index + 1}: {exc}"),
+        )
+    return header, key, None
+
+
+def _stored_sha256(session: Session, biobank_id: int, sop_uid: str) -> str | None:
+    return session.scalar(
+        select(Instance.sha256).where(Instance.biobank_id == biobank_id, Instance.sop_instance_uid == sop_uid)
+    )
+
+
+def _put_all(store: ImageStore, biobank_code: str, new: list[_New], outcome: StowOutcome) -> list[_New]:
+    """Put the new objects into the store; return those now in place."""
+    if not new:
+        return []
+
+    def put(item: _New) -> OSError | None:
+        try:
+            store.put_file(item.key, item.part.path)
+        except OSError as exc:
+            return exc
+        return None
+
+    with ThreadPoolExecutor(min(PUT_CONCURRENCY, len(new)), thread_name_prefix="stow-put") as pool:
+        errors = list(pool.map(put, new))
+    placed = []
+    for item, error in zip(new, errors, strict=True):
+        if error is None:
+            placed.append(item)
+            continue
+        logger.error("image store write failed in biobank %s: %s", biobank_code, error.strerror)
+        outcome.failed.append(
+            FailedInstance(
+                item.header.sop_class_uid,
+                item.header.sop_instance_uid,
+                FailureReason.OUT_OF_RESOURCES,
+                "the node could not write the instance; retry later",
+            )
+        )
+    return placed
+
+
+def _index_all(
+    factory: sessionmaker[Session], biobank_id: int, placed: list[_New], outcome: StowOutcome
+) -> list[InstanceHeader]:
+    """Index the placed objects; return the headers of those the node now holds."""
+    if not placed:
+        return []
+    try:
+        with factory() as session:
+            cache: dict[tuple[str, ...], int] = {}
+            for item in placed:
+                _index(session, biobank_id, item, cache)
+            session.commit()
+    except IntegrityError:
+        logger.debug("concurrent STOW indexed some of the same objects; indexing one by one")
+        return [h for item in placed if (h := _index_one(factory, biobank_id, item, outcome))]
+    outcome.new_instances += len(placed)
+    outcome.new_bytes += sum(item.part.size for item in placed)
+    return [item.header for item in placed]
+
+
+def _index_one(
+    factory: sessionmaker[Session], biobank_id: int, item: _New, outcome: StowOutcome
+) -> InstanceHeader | None:
+    # Two tries: the second runs when a concurrent request indexed the same study or series.
     for attempt in (1, 2):
         with factory() as session:
-            stored_sha = session.scalar(
-                select(Instance.sha256).where(
-                    Instance.biobank_id == biobank_id, Instance.sop_instance_uid == header.sop_instance_uid
+            stored_sha = _stored_sha256(session, biobank_id, item.header.sop_instance_uid)
+            if stored_sha is not None:
+                failure = check_against_stored(
+                    item.header, stored_sha256=stored_sha, received_sha256=item.part.sha256
                 )
-            )
-            failure = check_against_stored(header, stored_sha256=stored_sha, received_sha256=part.sha256)
-            if failure is not None:
-                return failure
-            if stored_sha is None:
-                try:
-                    if not placed:  # put_file consumes the spooled file
-                        store.put_file(key, part.path)
-                        placed = True
-                    _index(session, biobank_id=biobank_id, header=header, part=part, key=key)
-                    session.commit()
-                except IntegrityError:
-                    session.rollback()
-                    logger.debug("concurrent STOW indexed the same study, series or instance; re-reading")
-                    if attempt == 2:
-                        raise
-                    continue
-                except OSError as exc:
-                    logger.error("image store write failed in biobank %s: %s", biobank_code, exc.strerror)
-                    return FailedInstance(
-                        header.sop_class_uid,
-                        header.sop_instance_uid,
-                        FailureReason.OUT_OF_RESOURCES,
-                        "the node could not write the instance; retry later",
-                    )
-                outcome.new_instances += 1
-                outcome.new_bytes += part.size
-            break
-    outcome.stored.append(
-        StoredInstance(
-            header.sop_class_uid,
-            header.sop_instance_uid,
-            urls.instance(header.study_instance_uid, header.series_instance_uid, header.sop_instance_uid),
-        )
-    )
-    outcome.study_uids.add(header.study_instance_uid)
+                if failure is not None:
+                    outcome.failed.append(failure)
+                    return None
+                return item.header
+            try:
+                _index(session, biobank_id, item, {})
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                if attempt == 2:
+                    raise
+                continue
+            outcome.new_instances += 1
+            outcome.new_bytes += item.part.size
+            return item.header
     return None
 
 
-def _index(session: Session, *, biobank_id: int, header: InstanceHeader, part: SpooledPart, key: str) -> None:
-    study = session.scalar(
-        select(Study).where(
-            Study.biobank_id == biobank_id, Study.study_instance_uid == header.study_instance_uid
+def _index(session: Session, biobank_id: int, item: _New, cache: dict[tuple[str, ...], int]) -> None:
+    header = item.header
+    study_key = (header.study_instance_uid,)
+    study_id = cache.get(study_key)
+    if study_id is None:
+        study_id = session.scalar(
+            select(Study.id).where(
+                Study.biobank_id == biobank_id, Study.study_instance_uid == header.study_instance_uid
+            )
         )
-    )
-    if study is None:
-        study = Study(biobank_id=biobank_id, **header.study_values)
-        session.add(study)
-        session.flush()
-    series = session.scalar(
-        select(Series).where(
-            Series.study_id == study.id, Series.series_instance_uid == header.series_instance_uid
+        if study_id is None:
+            study = Study(biobank_id=biobank_id, **header.study_values)
+            session.add(study)
+            session.flush()
+            study_id = study.id
+        cache[study_key] = study_id
+    series_key = (header.study_instance_uid, header.series_instance_uid)
+    series_id = cache.get(series_key)
+    if series_id is None:
+        series_id = session.scalar(
+            select(Series.id).where(
+                Series.study_id == study_id, Series.series_instance_uid == header.series_instance_uid
+            )
         )
-    )
-    if series is None:
-        series = Series(study_id=study.id, **header.series_values)
-        session.add(series)
-        session.flush()
+        if series_id is None:
+            series = Series(study_id=study_id, **header.series_values)
+            session.add(series)
+            session.flush()
+            series_id = series.id
+        cache[series_key] = series_id
     session.add(
         Instance(
             biobank_id=biobank_id,
-            series_id=series.id,
-            size=part.size,
-            sha256=part.sha256,
-            storage_key=key,
+            series_id=series_id,
+            size=item.part.size,
+            sha256=item.part.sha256,
+            storage_key=item.key,
             **header.instance_values,
         )
     )
