@@ -229,3 +229,20 @@ def test_files_in_subfolders_and_unknown_urls(xnat_session: xnat.session.XNATSes
         with pytest.raises(XNATResponseError) as failure:
             xnat_session.get(missing)
         assert failure.value.status_code == 404, missing
+
+
+def test_resources_on_experiments_and_scans(xnat_session: xnat.session.XNATSession) -> None:
+    project = xnat_session.classes.ProjectData(parent=xnat_session, id_="P1", name="P1")
+    subject = xnat_session.classes.SubjectData(parent=project, label="S1")
+    experiment = xnat_session.classes.MrSessionData(parent=subject, label="E1")
+    scan = xnat_session.classes.MrScanData(parent=experiment, id="7", type="T1w", series_description="T1w")
+    experiment.create_resource("NIFTI", format="NIFTI").upload_data(b"volume", "S1_T1w.nii.gz")
+    scan.create_resource("SNAPSHOTS").upload_data(b"png", "thumb.png")
+
+    experiment.clearcache()
+    assert list(experiment.resources.key_map) == ["NIFTI"]
+    assert [s.type for s in experiment.scans.values()] == ["T1w"]
+    scan_files = xnat_session.get_json(f"/data/experiments/{experiment.id}/scans/7/resources/SNAPSHOTS/files")
+    assert [r["Name"] for r in scan_files["ResultSet"]["Result"]] == ["thumb.png"]
+    session_files = xnat_session.get_json(f"/data/experiments/{experiment.id}/resources/NIFTI/files")
+    assert [r["digest"] for r in session_files["ResultSet"]["Result"]] == [hashlib.md5(b"volume").hexdigest()]

@@ -43,7 +43,9 @@ CONTROL_PARAMS = frozenset(
     }
 )
 # Fields a client may not change through an xpath: XNAT assigns them.
-SERVER_FIELDS = frozenset({"ID", "project", "subject_ID", "image_session_ID", "xnat_abstractresource_id"})
+SERVER_FIELDS = frozenset(
+    {"ID", "id", "project", "subject_ID", "image_session_ID", "xnat_abstractresource_id"}
+)
 
 _SELECTOR = re.compile(r"^(?P<path>[^\[]+)\[(?P<selector>[^\]]+)\]/(?P<attr>[^/\[\]]+)$")
 
