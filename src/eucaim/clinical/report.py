@@ -103,12 +103,16 @@ def linkage_rows(report: LinkageReport, *, show_ids: bool = False) -> list[tuple
 LINKAGE_COLUMNS = ("status", "patient", "clinical rows", "studies", "note")
 
 
-def linkage_table(report: LinkageReport, *, show_ids: bool = False) -> RichTable:
+def linkage_table(report: LinkageReport, *, show_ids: bool = False, limit: int | None = 200) -> RichTable:
+    """The patients that need attention (plain linked ones are only counted: the HTML lists them)."""
     table = RichTable(title=report.summary())
     for name in LINKAGE_COLUMNS:
         table.add_column(name, overflow="fold")
-    for row in linkage_rows(report, show_ids=show_ids):
+    rows = [r for r in linkage_rows(report, show_ids=show_ids) if r[0] != LinkStatus.LINKED or r[4]]
+    for row in rows if limit is None else rows[:limit]:
         table.add_row(*(Text(cell) for cell in row))
+    if limit is not None and len(rows) > limit:
+        table.caption = f"{len(rows) - limit} more patient(s) in the HTML report"
     return table
 
 

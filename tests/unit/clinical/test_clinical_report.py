@@ -74,8 +74,23 @@ def test_terminal_table_keeps_toml_brackets_in_hints_and_caps_long_lists() -> No
     assert f"{len(result.issues) - 3} more finding(s) in the CSV/HTML report" in out
 
 
+def test_linkage_table_lists_problems_not_every_linked_patient() -> None:
+    clinical = {f"P{n}": [n + 2] for n in range(300)}
+    imaging = {f"P{n}": [ImagingStudy(f"1.2.{n}", "CT")] for n in range(1, 300)} | {
+        "X9": [ImagingStudy("9", "MR")]
+    }
+    report = link(clinical, imaging, secret=SECRET)
+    console = Console(file=io.StringIO(), width=200)
+    console.print(linkage_table(report))
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "imaging-only" in out and "clinical-only" in out
+    assert "│ linked" not in out  # 299 linked patients are counted in the title, not listed
+    assert "299 patient(s) linked" in out
+    assert render_html(check("controls.tsv"), report).count("<td>linked</td>") == 299
+
+
 def test_linkage_table_shows_original_ids_only_when_asked() -> None:
-    report = link({"P1": [2]}, {"P1": [ImagingStudy("1.2.3", "CT")], "P2": []}, secret=SECRET)
+    report = link({"P1": [2]}, {"P2": [ImagingStudy("1.2.3", "CT")]}, secret=SECRET)
     hidden, shown = (Console(file=io.StringIO(), width=200) for _ in range(2))
     hidden.print(linkage_table(report))
     shown.print(linkage_table(report, show_ids=True))
