@@ -121,6 +121,21 @@ def test_wrong_called_ae_title_is_rejected_with_a_hint(tmp_path: Path) -> None:
     assert "SOMEONEELSE" in str(caught.value)
 
 
+def test_only_listed_senders_are_accepted(tmp_path: Path) -> None:
+    port = free_port()
+    receiver = Receiver(
+        AET, port, tmp_path / "in", bind_address="127.0.0.1", allowed_calling_aets=["THEPACS"]
+    )
+
+    def echo_from(calling: str) -> float:
+        return PacsClient(PacsConfig("127.0.0.1", port, AET, calling, timeout=5.0)).echo()
+
+    with receiver:
+        assert echo_from("THEPACS") < 5.0
+        with pytest.raises(PacsError, match="calling AE title not recognised"):
+            echo_from("INTRUDER")
+
+
 def test_echo_to_the_receiver_succeeds(tmp_path: Path) -> None:
     port = free_port()
     config = PacsConfig("127.0.0.1", port, called_aet=AET, calling_aet="SCU", timeout=5.0)

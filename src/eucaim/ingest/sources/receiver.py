@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -38,7 +39,8 @@ class Receiver:
     raises, the PACS is told the store failed (so it sends again) and the file stays.
     Associations whose called AE title is not ``ae_title`` are rejected, so a misrouted PACS
     configuration shows up at once instead of silently filling the wrong workspace. ``tls`` is a
-    server context (``eucaim.tls.server_context``) for DICOM over TLS.
+    server context (``eucaim.tls.server_context``) for DICOM over TLS. ``allowed_calling_aets``,
+    when given, rejects every sender whose AE title is not listed (e.g. only the PACS).
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class Receiver:
         bind_address: str = "0.0.0.0",
         max_associations: int = 10,
         tls: ssl.SSLContext | None = None,
+        allowed_calling_aets: Collection[str] = (),
     ) -> None:
         if not 0 < len(ae_title.strip()) <= 16:
             raise ConfigError(f"AE title {ae_title!r} must have 1 to 16 characters")
@@ -64,6 +67,8 @@ class Receiver:
         self._ae = AE(ae_title=self.ae_title)
         self._ae.maximum_associations = max_associations
         self._ae.require_called_aet = True
+        if allowed_calling_aets:
+            self._ae.require_calling_aet = [aet.strip() for aet in allowed_calling_aets]
         for context in AllStoragePresentationContexts:
             if context.abstract_syntax is not None:
                 self._ae.add_supported_context(context.abstract_syntax, TRANSFER_SYNTAXES)
