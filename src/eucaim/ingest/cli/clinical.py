@@ -214,7 +214,7 @@ def preview(
     lines = [json.dumps(item.record.as_json(), ensure_ascii=False, sort_keys=True) for item in items]
     if out is None:
         for line in lines:
-            console.print(line, markup=False, soft_wrap=True)
+            typer.echo(line)  # machine-readable: no rich markup, emoji codes or wrapping
         return
     out.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     console.print(f"wrote {len(lines)} record(s) to {out}")
