@@ -162,6 +162,11 @@ def test_bad_member_gives_400_and_leaves_earlier_files_in_the_prearchive(
     # xnatpy hides sessions still receiving, as it does on a real XNAT.
     assert xnat_session.prearchive.sessions() == []
     assert len(xnat_session.prearchive.sessions(allow_receiving=True)) == 1
+    # Once XNAT's idle timeout has passed, the partial session can be archived or deleted as usual.
+    assert xnat_server.emulator.settle_prearchive() == 1
+    [leftover] = xnat_session.prearchive.sessions()
+    leftover.delete()
+    assert xnat_server.emulator.prearchive_sessions() == []
 
 
 def test_ignore_unparsable_skips_the_bad_member(

@@ -130,6 +130,17 @@ class XnatEmulator:
         with self.store.lock:
             return [s for s in self.store.prearchive.values() if project_id in (None, s.project)]
 
+    def settle_prearchive(self) -> int:
+        """Mark sessions left RECEIVING (by a failed import) READY, as XNAT's idle timeout would.
+
+        Returns how many changed.
+        """
+        with self.store.lock:
+            receiving = [s for s in self.store.prearchive.values() if s.status == "RECEIVING"]
+            for session in receiving:
+                session.status = "READY"
+        return len(receiving)
+
     def prearchive_file_count(self, session: PrearchiveSession) -> int:
         with self.store.lock:
             return sum(len(r.files) for scan in session.scans.values() for r in scan.resources.values())
