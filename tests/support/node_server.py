@@ -20,9 +20,11 @@ or, through fixtures (register them in your conftest.py the way tests/support/or
         token = seeded_node.ingester_token      # manages test-bb; also admin_token, validator_token,
                                                 # outsider_token (an ingester of another biobank)
 
-Fixtures: ``node_server`` (an empty node: no users, no biobanks) and ``seeded_node``. Both use
-SQLite and the filesystem store in ``tmp_path``; pass ``database_url=`` to :func:`running_node` for
-another database. Users, tokens and biobanks are made through the node's service layer, exactly as
+Fixtures: ``node_server`` (an empty node: no users, no biobanks), ``seeded_node`` and
+``postgres_node`` (an empty node on a fresh PostgreSQL database). The first two use SQLite and the
+filesystem store in ``tmp_path``; set ``EUCAIM_TEST_NODE_DATABASE=postgresql`` to run them (and so
+every test built on them) on PostgreSQL, or pass ``database_url=`` to :func:`running_node`.
+Users, tokens and biobanks are made through the node's service layer, exactly as
 ``eucaim-node user add`` / ``biobank create`` do. :func:`deidentified_instance` writes small valid
 Part-10 files (8x8 CT/MR, PatientIdentityRemoved=YES by default) and :func:`stow_body` wraps files
 in a STOW-RS multipart body.
@@ -30,6 +32,7 @@ in a STOW-RS multipart body.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -162,9 +165,23 @@ class SeededNode:
 
 
 @pytest.fixture
-def node_server(tmp_path: Path) -> Iterator[RunningNode]:
-    """An empty node (no users, no biobanks) on SQLite in tmp_path."""
-    with running_node(tmp_path / "node-data") as node:
+def node_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RunningNode]:
+    """An empty node (no users, no biobanks) on SQLite in tmp_path.
+
+    With ``EUCAIM_TEST_NODE_DATABASE=postgresql`` the node uses a fresh database on the throwaway
+    PostgreSQL server of tests/support/postgres.py instead, so any suite can be re-run on it.
+    """
+    database_url = None
+    if os.environ.get("EUCAIM_TEST_NODE_DATABASE", "sqlite") == "postgresql":
+        database_url = request.getfixturevalue("postgres_database")
+    with running_node(tmp_path / "node-data", database_url=database_url) as node:
+        yield node
+
+
+@pytest.fixture
+def postgres_node(tmp_path: Path, postgres_database: str) -> Iterator[RunningNode]:
+    """An empty node whose database is a fresh PostgreSQL database (needs tests.support.postgres)."""
+    with running_node(tmp_path / "node-data", database_url=postgres_database) as node:
         yield node
 
 
