@@ -99,6 +99,25 @@ class Scrubber:
             else None
         )
 
+        # Byte patterns for values kept undecoded; only identifiers with a letter in them, since
+        # a numeric ID would match ordinary numbers (a PatientID "120" and a KVP of 120).
+        lettered = [w for w in words if re.search(r"[^\W\d_]", w)]
+        self._bytes = (
+            re.compile(
+                b"|".join(
+                    rb"(?<![A-Za-z0-9])" + re.escape(w.encode("utf-8", "replace")) + rb"(?![A-Za-z0-9])"
+                    for w in lettered
+                ),
+                re.IGNORECASE,
+            )
+            if lettered
+            else None
+        )
+
+    def found_in_bytes(self, data: bytes) -> bool:
+        """Whether raw value bytes contain one of the identifiers that have a letter in them."""
+        return self._bytes is not None and self._bytes.search(data) is not None
+
     def remove_identifiers(self, text: str) -> str:
         """``text`` without the dataset's own identifying values (no generic patterns)."""
         if self._values is None or not self._values.search(text):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import warnings
 from dataclasses import dataclass, field
 
 import pydicom
@@ -33,6 +32,7 @@ from eucaim.deid.pseudonym import (
     derive_patient_pseudonym,
     derive_uid,
 )
+from eucaim.deid.quiet import pydicom_quiet
 from eucaim.deid.rules import EXEMPT_UID_TAGS, RuleSet
 from eucaim.errors import DeidentificationError
 
@@ -46,6 +46,9 @@ _LONG_TEXT_VRS = frozenset({"LT", "ST", "UT", "UC", "PN"})
 # strings (CS) are enumerated values and are left undecoded.
 _KEEP_SCRUBBED_VRS = frozenset({"LO", "SH"})
 _NEEDS_VALUE_ON_KEEP = _KEEP_SCRUBBED_VRS | {"SQ"}
+# Kept VRs whose raw bytes are checked for the patient's identifiers: numbers, ages and AE titles
+# have no business holding a name. Not CS: enumerated values ("PRE", "HEAD") match name parts.
+_BYTE_CHECKED_VRS = frozenset({"AE", "AS", "DS", "IS", "UR", "UN"})
 _TAG_PATIENT_ID = 0x00100020
 _TAG_PATIENT_NAME = 0x00100010
 _TAG_CONTENT_SEQUENCE = 0x0040A730
@@ -69,6 +72,7 @@ class DeidOutcome:
 class _Run:
     """Per-instance state while one dataset is walked."""
 
+    original_id: str
     pseudonym: str
     days: int
     scrubber: Scrubber
@@ -96,6 +100,13 @@ def _vr_of(raw: DataElement | RawDataElement, tag: int) -> str:
         return str(dictionary_VR(tag))
     except KeyError:
         return "UN"
+
+
+def _holds_identifier(raw: DataElement | RawDataElement, scrubber: Scrubber) -> bool:
+    value = raw.value
+    if isinstance(value, bytes):
+        return scrubber.found_in_bytes(value)
+    return scrubber.found_in_bytes(str(value).encode("utf-8", "replace"))
 
 
 def _writes_implicit(ds: pydicom.Dataset) -> bool:
@@ -144,23 +155,9 @@ class Deidentifier:
             DeidentificationError: the instance cannot be de-identified safely (``reason`` says
                 why); the caller quarantines it.
         """
-        risk = burned_in_risk(ds)
-        if risk is not None and self.profile.burned_in == "quarantine":
-            raise DeidentificationError(
-                f"possible burned-in identity: {risk}; quarantined (pixel cleaning is not enabled)",
-                reason="burned_in_risk",
-            )
-        original_id, warnings_ = self._patient_key(ds)
-        if risk is not None:
-            warnings_.append(f"burned-in risk accepted by profile: {risk}")
-        pseudonym = derive_patient_pseudonym(self._secret, original_id, fmt=self._format)
-        days = derive_day_offset(self._secret, original_id)
-        scrubber = Scrubber(collect_identifiers(ds))
-        run = _Run(pseudonym=pseudonym, days=days, scrubber=scrubber, warnings=warnings_)
-        run.raw_ok = _writes_implicit(ds)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with pydicom_quiet() as caught:
             try:
+                run = self._prepare(ds)
                 self._clean(ds, (), "", run)
             except DeidentificationError:
                 raise
@@ -169,10 +166,10 @@ class Deidentifier:
                     f"cannot de-identify: {type(exc).__name__} while cleaning elements",
                     reason="malformed_element",
                 ) from None
-        if caught:
-            # pydicom's messages can quote values; count them instead of repeating them.
-            run.warnings.append(f"{len(caught)} invalid value(s) reported by the DICOM parser")
-        self._declare(ds, run)
+            if caught:
+                # pydicom's messages can quote values; count them instead of repeating them.
+                run.warnings.append(f"{len(caught)} warning(s) from the DICOM parser")
+            self._declare(ds, run)
         self._rebuild_file_meta(ds)
         audit: dict[str, object] = {
             "profile": {
@@ -185,8 +182,28 @@ class Deidentifier:
             "actions": dict(sorted(run.actions.items())),
             "warnings": list(run.warnings),
         }
-        logger.debug("de-identified instance for %s: %d actions", pseudonym, len(run.actions))
-        return DeidOutcome(ds, original_id, pseudonym, days, audit, tuple(run.warnings))
+        logger.debug("de-identified instance for %s: %d actions", run.pseudonym, len(run.actions))
+        return DeidOutcome(ds, run.original_id, run.pseudonym, run.days, audit, tuple(run.warnings))
+
+    def _prepare(self, ds: pydicom.Dataset) -> _Run:
+        """Triage for burned-in text, then the patient's pseudonym, offset and identifiers."""
+        risk = burned_in_risk(ds)
+        if risk is not None and self.profile.burned_in == "quarantine":
+            raise DeidentificationError(
+                f"possible burned-in identity: {risk}; quarantined (pixel cleaning is not enabled)",
+                reason="burned_in_risk",
+            )
+        original_id, warnings_ = self._patient_key(ds)
+        if risk is not None:
+            warnings_.append(f"burned-in risk accepted by profile: {risk}")
+        return _Run(
+            original_id=original_id,
+            pseudonym=derive_patient_pseudonym(self._secret, original_id, fmt=self._format),
+            days=derive_day_offset(self._secret, original_id),
+            scrubber=Scrubber(collect_identifiers(ds)),
+            warnings=warnings_,
+            raw_ok=_writes_implicit(ds),
+        )
 
     def _patient_key(self, ds: pydicom.Dataset) -> tuple[str, list[str]]:
         patient_id = str(ds.get("PatientID", "") or "").strip()
@@ -217,7 +234,12 @@ class Deidentifier:
             if action is Action.REMOVE:
                 del ds[tag]
             elif action is Action.KEEP and vr not in _NEEDS_VALUE_ON_KEEP and (raw.VR or run.raw_ok):
-                continue  # kept as read: no need to decode the value (most of the dataset)
+                # Kept as read, undecoded (most of the dataset), unless the raw bytes hold one
+                # of this patient's identifiers, typed into a field where it has no business.
+                if vr in _BYTE_CHECKED_VRS and _holds_identifier(raw, run.scrubber):
+                    del ds[tag]
+                    run.actions[name] = Action.REMOVE.value
+                    run.warnings.append(f"{name}: kept attribute held an identifying value; removed")
             else:
                 self._apply(ds, ds[tag], action, (*path, tag), name, run)
         if private:

@@ -10,7 +10,6 @@ import contextlib
 import hashlib
 import os
 import tempfile
-import warnings
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -20,6 +19,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 
 from eucaim.deid.engine import Deidentifier
+from eucaim.deid.quiet import pydicom_quiet
 from eucaim.errors import DeidentificationError, InvalidDicomError
 
 _REQUIRED = ("SOPInstanceUID", "SOPClassUID", "StudyInstanceUID", "SeriesInstanceUID")
@@ -51,8 +51,7 @@ def read_dicom(src: Path, data: bytes | None = None) -> pydicom.Dataset:
     Raises:
         InvalidDicomError: not DICOM, truncated, or missing an identifying UID or pixel bytes.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pydicom's warnings can quote values (PHI)
+    with pydicom_quiet():
         return _read_checked(src, data)
 
 
@@ -193,8 +192,7 @@ def _encode(ds: pydicom.Dataset) -> bytes:
     """The Part 10 bytes of ``ds`` (file meta already rebuilt by the engine)."""
     buffer = BytesIO()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with pydicom_quiet():
             ds.save_as(buffer, enforce_file_format=True)
     except Exception as exc:  # an element that cannot be encoded must not reach the wire half-written
         raise DeidentificationError(
