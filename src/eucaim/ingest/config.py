@@ -50,10 +50,24 @@ class TransferConfig(BaseModel):
     keep_outbox: bool = Field(False, description="Keep de-identified copies after verification")
 
 
+class PacsSettings(BaseModel):
+    """The hospital PACS this workstation queries and retrieves from (optional)."""
+
+    host: str
+    port: int = Field(ge=1, le=65535)
+    called_aet: str = Field(max_length=16, description="The PACS's AE title")
+    calling_aet: str = Field("EUCAIM", max_length=16, description="Our AE title, registered on the PACS")
+    receiver_port: int | None = Field(
+        None, ge=1, le=65535, description="Port of our C-STORE receiver, for C-MOVE"
+    )
+    timeout_s: float = 30.0
+
+
 class WorkspaceConfig(BaseModel):
     node: NodeConfig
     deid: DeidConfig = DeidConfig()
     transfer: TransferConfig = TransferConfig()
+    pacs: PacsSettings | None = None
 
 
 def load_config(workspace: Path) -> WorkspaceConfig:
