@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -16,6 +19,9 @@ from eucaim.node.migration import upgrade_database
 from eucaim.node.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+# A spool older than this belongs to no live request (uploads of hours are not expected).
+STALE_SPOOL_AGE_S = 24 * 3600.0
 
 
 def create_app(settings: Settings, *, context: NodeContext | None = None) -> FastAPI:
@@ -56,8 +62,27 @@ def prepare_storage(context: NodeContext) -> None:
     context.settings.data_dir.mkdir(parents=True, exist_ok=True)
     context.settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     context.settings.resolved_store_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_spools(context.settings.tmp_dir, now=time.time())
     if context.settings.is_sqlite:
         upgrade_database(context.engine)
+
+
+def remove_stale_spools(tmp_dir: Path, *, now: float, max_age_s: float = STALE_SPOOL_AGE_S) -> int:
+    """Delete request spools a killed process left behind; return how many were removed.
+
+    Only spools older than ``max_age_s`` go: other workers sharing the folder may be receiving now.
+    """
+    removed = 0
+    for spool in tmp_dir.glob("stow-*"):
+        try:
+            if now - spool.stat().st_mtime > max_age_s:
+                shutil.rmtree(spool, ignore_errors=True)
+                removed += 1
+        except FileNotFoundError:
+            continue
+    if removed:
+        logger.info("removed %d stale STOW spool folder(s)", removed)
+    return removed
 
 
 def app_from_environment() -> FastAPI:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from alembic import command
@@ -38,6 +39,7 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+@functools.cache
 def head_revision() -> str:
     """Return the newest revision the code knows."""
     script = ScriptDirectory.from_config(alembic_config_without_engine())

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import socket
+import time
 from pathlib import Path
 
 import httpx
+import pytest
 from pydicom.uid import generate_uid
 from sqlalchemy import func, select
 
@@ -283,3 +287,27 @@ def test_new_and_held_instances_mix_in_one_request(seeded_node: SeededNode, tmp_
         second.SOPInstanceUID,
     }
     assert _count(seeded_node, Instance) == 2
+
+
+def test_client_vanishing_mid_body_leaves_nothing_behind(
+    seeded_node: SeededNode, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="eucaim.node")
+    deidentified_instance(tmp_path / "i.dcm")
+    content_type, body = stow_body([tmp_path / "i.dcm"])
+    host, port = seeded_node.url.removeprefix("http://").split(":")
+    path = f"/biobanks/{seeded_node.biobank}/dicom-web/studies"
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {seeded_node.ingester_token}\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(body) + 10_000}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port))) as raw:
+        raw.sendall(head + body[: len(body) // 2])
+        time.sleep(0.3)  # let the node start spooling before the connection drops
+    deadline = time.monotonic() + 10
+    while any(seeded_node.node.settings.tmp_dir.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(seeded_node.node.settings.tmp_dir.iterdir()) == []
+    assert _stored_files(seeded_node) == []
+    assert httpx.get(f"{seeded_node.url}/health").json()["status"] == "ok"
+    assert any("client disconnected mid-body" in r.getMessage() for r in caplog.records)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from eucaim.errors import InvalidDicomError, NotFound, TransientError
+from eucaim.node.app import STALE_SPOOL_AGE_S, remove_stale_spools
 from eucaim.node.db import make_engine
 from eucaim.node.migration import current_revision, head_revision, upgrade_database
 from eucaim.node.models import Base
@@ -91,3 +93,13 @@ def test_health_names_an_old_schema_and_a_broken_store(tmp_path: Path) -> None:
     upgrade_database(engine)
     assert check_health(engine=engine, store=FilesystemStore(tmp_path / "store")).ok
     engine.dispose()
+
+
+def test_only_old_spools_are_removed_at_start(tmp_path: Path) -> None:
+    old, fresh, other = tmp_path / "stow-old", tmp_path / "stow-fresh", tmp_path / "keep-me"
+    for folder in (old, fresh, other):
+        folder.mkdir()
+        (folder / "part-00000").write_bytes(b"x")
+    os.utime(old, (1_000, 1_000))
+    assert remove_stale_spools(tmp_path, now=1_000 + STALE_SPOOL_AGE_S + 1) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep-me", "stow-fresh"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from eucaim.dicomweb.mediatype import APPLICATION_DICOM, MULTIPART_RELATED, parse_media_type
 from eucaim.dicomweb.multipart import PartSpooler
@@ -19,6 +21,8 @@ from eucaim.node.api.routes.dicomweb_common import DICOM_JSON, PREFIX, biobank_u
 from eucaim.node.context import NodeContext
 from eucaim.node.errors import InvalidRequest
 from eucaim.node.services.stow import store_parts
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix=PREFIX, tags=["DICOMweb STOW-RS"])
 
@@ -88,8 +92,14 @@ async def _stow(
         except ValueError as exc:
             raise InvalidRequest(str(exc), parameter="boundary") from None
         # Parts go to disk as they arrive; the body is never held in memory.
-        async for chunk in request.stream():
-            spooler.feed(chunk)
+        try:
+            async for chunk in request.stream():
+                spooler.feed(chunk)
+        except ClientDisconnect:
+            # Nobody is left to read an answer, and nothing was stored yet: drop the spool.
+            spooler.close()
+            logger.info("STOW into biobank %s abandoned: the client disconnected mid-body", biobank.code)
+            return JSONResponse({}, status_code=400, media_type=DICOM_JSON)
         spooled = spooler.close()
         urls = biobank_urls(request, context, biobank)
         outcome = await run_in_threadpool(
