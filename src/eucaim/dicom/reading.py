@@ -31,6 +31,7 @@ class InstanceHeader:
     sop_class_uid: str
     patient_id: str
     modality: str
+    study_date: str = ""
 
 
 def read_dataset(path: Path) -> pydicom.FileDataset:
@@ -108,4 +109,5 @@ def header_of(ds: pydicom.Dataset, path: Path) -> InstanceHeader:
         sop_class_uid=str(ds.SOPClassUID).strip(),
         patient_id=str(ds.get("PatientID", "") or "").strip(),
         modality=str(ds.get("Modality", "") or "").strip(),
+        study_date=str(ds.get("StudyDate", "") or "").strip(),
     )

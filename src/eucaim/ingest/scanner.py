@@ -103,6 +103,7 @@ def _scan_one(state: StateDB, path: Path, abs_path: str, summary: ScanSummary) -
             series_uid=header.series_instance_uid,
             sop_class_uid=header.sop_class_uid,
             modality=header.modality,
+            study_date=header.study_date,
         )
     )
     if outcome == "duplicate":

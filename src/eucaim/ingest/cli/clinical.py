@@ -29,7 +29,8 @@ _imaging_provider: ImagingProvider | None = None
 
 
 def register_imaging_provider(provider: ImagingProvider | None) -> None:
-    """Set (or with ``None`` clear) where `clinical validate` finds the workspace's imaging."""
+    """Replace where `clinical validate` finds a workspace's imaging (tests); ``None`` restores
+    the default, the workspace's own state database."""
     global _imaging_provider
     _imaging_provider = provider
 
@@ -71,8 +72,12 @@ def template(
 
 def _workspace_imaging(workspace: Path | None) -> WorkspaceImaging | None:
     path = resolve_workspace_path(workspace)
-    if _imaging_provider is None or not path.is_dir():
+    if not path.is_dir():
         return None
+    if _imaging_provider is None:
+        from eucaim.ingest.clinical_link import workspace_imaging
+
+        return workspace_imaging(path)
     return _imaging_provider(path)
 
 

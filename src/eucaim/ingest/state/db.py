@@ -21,7 +21,7 @@ from typing import Any
 from eucaim.errors import StateError
 from eucaim.ingest.state.states import InstanceState, check_transition
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -74,6 +74,8 @@ _MIGRATIONS: dict[int, str] = {
         report_path TEXT
     );
     """,
+    # The study date lets clinical linkage compare imaging with clinical baselines.
+    2: "ALTER TABLE instances ADD COLUMN study_date TEXT NOT NULL DEFAULT ''",
 }
 
 
@@ -128,6 +130,7 @@ class ScannedInstance:
     series_uid: str
     sop_class_uid: str
     modality: str
+    study_date: str = ""
 
 
 @dataclass(frozen=True)
@@ -216,8 +219,8 @@ class StateDB:
             if row is None:
                 conn.execute(
                     "INSERT INTO instances (sop_uid, path, size, mtime_ns, patient_id, study_uid, "
-                    "series_uid, sop_class_uid, modality, state, created_at, updated_at) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "series_uid, sop_class_uid, modality, state, created_at, updated_at, study_date) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         item.sop_uid,
                         item.path,
@@ -231,6 +234,7 @@ class StateDB:
                         InstanceState.PENDING.value,
                         now,
                         now,
+                        item.study_date,
                     ),
                 )
                 return "new"
@@ -307,6 +311,19 @@ class StateDB:
         for r in rows:
             counts[InstanceState(r["state"])] = int(r["n"])
         return counts
+
+    def patient_studies(self) -> dict[str, list[tuple[str, str, str]]]:
+        """Original PatientID -> [(study UID, modalities joined by '/', StudyDate)], for linkage."""
+        rows = self._query(
+            "SELECT patient_id, study_uid, GROUP_CONCAT(DISTINCT modality) AS modalities, "
+            "MAX(study_date) AS study_date FROM instances GROUP BY patient_id, study_uid "
+            "ORDER BY patient_id, study_date"
+        )
+        studies: dict[str, list[tuple[str, str, str]]] = {}
+        for r in rows:
+            modalities = "/".join(sorted(m for m in (r["modalities"] or "").split(",") if m))
+            studies.setdefault(r["patient_id"], []).append((r["study_uid"], modalities, r["study_date"]))
+        return studies
 
     def counts_by_group(self, level: str) -> list[tuple[str, str, dict[InstanceState, int]]]:
         """Per patient or per study: (original key, pseudonymous key or "", counts per state)."""
