@@ -180,6 +180,7 @@ def test_declares_deidentification(eucaim: Deidentifier, instance: Dataset) -> N
     codes = [(i.CodeValue, i.CodingSchemeDesignator) for i in ds.DeidentificationMethodCodeSequence]
     assert codes == [
         ("113100", "DCM"),
+        ("113104", "DCM"),
         ("113105", "DCM"),
         ("113107", "DCM"),
         ("113108", "DCM"),

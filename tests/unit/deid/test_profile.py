@@ -23,6 +23,7 @@ def test_profile_identity_is_stable_and_distinct() -> None:
     assert a.sha256 == b.sha256 and len(a.sha256) == 64
     assert load_profile("ps315-basic").sha256 != a.sha256
     assert a.options == (
+        "clean-structured-content",
         "clean-descriptors",
         "retain-long-modified-dates",
         "retain-patient-characteristics",
