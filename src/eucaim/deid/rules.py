@@ -115,7 +115,9 @@ class RuleSet:
         self.profile = profile
         self.date_mode = profile.date_mode
         self.retain_safe_private = "retain-safe-private" in profile.options
-        self._table = {r.tag: table_action(r, profile.options) for r in load_table()}
+        table = load_table()
+        self._table = {r.tag: table_action(r, profile.options) for r in table}
+        self._basic = {r.tag: table_action(r, ()) for r in table}
         self._groups, self._free_text_vrs, self._allowed = _load_allowlist()
         self._by_tag: dict[int, Action] = {}
         self._by_vr: dict[str, Action] = {}
@@ -198,13 +200,69 @@ class RuleSet:
             return {"shift": Action.SHIFT, "keep": Action.KEEP}.get(self.date_mode, Action.REMOVE)
         return None
 
-    def effective_rules(self) -> list[tuple[str, str, Action]]:
-        """Every element the profile names, as ``(tag, keyword, action)``: for ``profile show``."""
-        rows = {tag: self._decide(tag, "") for tag in (*self._table, *self._allowed, *self._by_tag)}
+    def effective_rules(self) -> list[RuleRow]:
+        """Every element the profile names, with its action and where the rule comes from.
+
+        This is what ``eucaim-ingest profile show NAME`` prints. Elements named nowhere are
+        removed (default-deny), except whole allow-listed groups, UIDs (remapped) and dates
+        (per ``date_mode``); ``default_rules`` describes those.
+        """
+        rows: list[RuleRow] = []
+        tags = sorted({*self._table, *self._allowed, *self._by_tag})
+        for tag in tags:
+            if tag in self._by_tag:
+                source = "profile override"
+            elif tag in self._table:
+                source = "PS3.15 Table E.1-1" + (
+                    " + options" if self._table[tag] is not self._basic[tag] else ""
+                )
+            else:
+                source = "image allow-list"
+            rows.append(
+                RuleRow(
+                    tag=f"({tag >> 16:04X},{tag & 0xFFFF:04X})",
+                    keyword=dictionary_keyword_or_none(tag) or "",
+                    action=self._decide(tag, ""),
+                    source=source,
+                )
+            )
+        for text, action in self.profile.overrides:
+            if text.startswith(("vr:", "private:", "path:")):
+                rows.append(RuleRow(tag=text, keyword="", action=action, source="profile override"))
+        return rows
+
+    def default_rules(self) -> list[tuple[str, str]]:
+        """What happens to elements no rule names, in words, in the order it is decided."""
+        dates = {"shift": "shifted by the patient's day offset", "keep": "kept"}.get(
+            self.date_mode, "removed"
+        )
+        private = (
+            "kept if in the creator-qualified safe list (CTP), else removed"
+            if self.retain_safe_private
+            else "removed, with their creators"
+        )
         return [
-            (f"({t >> 16:04X},{t & 0xFFFF:04X})", dictionary_keyword_or_none(t) or "", a)
-            for t, a in sorted(rows.items())
+            ("curves (50xx), overlays (60xx), group lengths", "removed"),
+            ("private elements", private),
+            ("UI (UIDs)", "remapped to 2.25.<keyed HMAC>; class, syntax and coding-scheme UIDs kept"),
+            ("DA, DT", dates),
+            ("TM", "kept" if self.date_mode != "remove" else "removed"),
+            (
+                "allow-listed groups " + ", ".join(f"{g:04X}" for g in sorted(self._groups)),
+                "kept, except free text (LT, ST, UT, UC), PN and UN, which are removed",
+            ),
+            ("anything else", "removed (default-deny)"),
         ]
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    """One line of ``profile show``."""
+
+    tag: str
+    keyword: str
+    action: Action
+    source: str
 
 
 def dictionary_keyword_or_none(tag: int) -> str | None:

@@ -94,3 +94,17 @@ def test_unknown_name_says_what_exists() -> None:
     with pytest.raises(ProfileError) as info:
         load_profile("hipaa")
     assert "eucaim" in str(info.value)
+
+
+def test_profile_show_lists_rules_with_their_source(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'name = "s"\nversion = "1"\nbase = "eucaim"\n[overrides]\n"vr:UT" = "remove"\n')
+    rules = RuleSet(load_profile(path))
+    rows = {r.keyword or r.tag: r for r in rules.effective_rules()}
+    assert rows["PatientName"].action is Action.PSEUDONYM and rows["PatientName"].source == "profile override"
+    assert rows["StudyDate"].action is Action.SHIFT and rows["StudyDate"].source.endswith("+ options")
+    assert rows["InstitutionName"].action is Action.REMOVE
+    assert rows["SpecificCharacterSet"].source == "image allow-list"
+    assert rows["vr:UT"].action is Action.REMOVE
+    defaults = dict(rules.default_rules())
+    assert defaults["anything else"] == "removed (default-deny)"
+    assert "shifted" in defaults["DA, DT"]
