@@ -1,0 +1,163 @@
+"""Pushes through a faulty network to our node and to Orthanc still store every instance exactly once.
+
+Each test puts one kind of fault between the pipeline and a real DICOMweb server (see
+``tests/support/fault_proxy.py``), runs ``push`` as a user would (again if a run ends incomplete)
+and checks the server's own index: every de-identified instance once, nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from eucaim.ingest.pipeline.runner import PushOptions
+from eucaim.ingest.state.states import InstanceState
+from tests.integration.transfer.conftest import (
+    Endpoint,
+    SleepLog,
+    Transfer,
+    assert_exactly_once,
+    fast_retry,
+    push_until_done,
+)
+from tests.support.fault_proxy import Drop
+
+pytestmark = pytest.mark.integration
+logger = logging.getLogger(__name__)
+
+# Small batches (a few instances each) so one push makes many requests for faults to hit.
+OPTIONS = PushOptions(workers=2, concurrency=2, batch_bytes=8 * 1024)
+
+
+def _report(name: str, endpoint: Endpoint, sleeps: SleepLog, started: float, runs: int) -> None:
+    stats = endpoint.proxy.stats
+    logger.warning(
+        "%s/%s: %d runs, %.1f s, %d requests, %d forwarded, injected %s, dropped %s, delayed %d, "
+        "413 %d, 401 %d, %d retry waits",
+        name,
+        endpoint.name,
+        runs,
+        time.monotonic() - started,
+        stats.requests,
+        stats.forwarded,
+        dict(stats.injected),
+        dict(stats.dropped),
+        stats.delayed,
+        stats.too_large,
+        stats.unauthorised,
+        len(sleeps.waits),
+    )
+    assert stats.upstream_errors == [], "the server itself failed (not an injected fault)"
+
+
+def test_random_500_and_503_are_retried_honouring_retry_after(endpoint: Endpoint, transfer: Transfer) -> None:
+    endpoint.proxy.faults.error_rate = 0.3
+    endpoint.proxy.faults.retry_after = "1"
+    sleeps, started = SleepLog(), time.monotonic()
+
+    runs = push_until_done(transfer.ws, lambda: endpoint.target(fast_retry(sleeps)), OPTIONS)
+
+    _report("5xx", endpoint, sleeps, started, len(runs))
+    assert runs[-1].ok, runs[-1].why_not_ok()
+    assert_exactly_once(endpoint, transfer)
+    injected = endpoint.proxy.stats.injected
+    assert injected[500] > 0 and injected[503] > 0
+    # Every injected error cost one retry, and each 503 made the client wait its Retry-After.
+    assert len(sleeps.waits) == injected[500] + injected[503]
+    assert sum(1 for w in sleeps.waits if w >= 1.0) == injected[503]
+
+
+def test_dropped_connections_mid_body_and_before_the_answer(endpoint: Endpoint, transfer: Transfer) -> None:
+    endpoint.proxy.faults.drop_rate = 0.3
+    sleeps, started = SleepLog(), time.monotonic()
+
+    runs = push_until_done(transfer.ws, lambda: endpoint.target(fast_retry(sleeps)), OPTIONS)
+
+    _report("drops", endpoint, sleeps, started, len(runs))
+    assert runs[-1].ok, runs[-1].why_not_ok()
+    dropped = endpoint.proxy.stats.dropped
+    # Both kinds happened: the server saw cut bodies, and handled requests whose answer was lost
+    # (so the retry re-sent instances it already held: they must not be stored twice).
+    assert dropped[Drop.MID_BODY] > 0 and dropped[Drop.BEFORE_RESPONSE] > 0
+    assert_exactly_once(endpoint, transfer)
+
+
+def test_answers_slower_than_the_client_timeout_are_retried(endpoint: Endpoint, transfer: Transfer) -> None:
+    endpoint.proxy.faults.delay_rate = 0.25
+    endpoint.proxy.faults.delay_s = 1.5
+    endpoint.proxy.faults.methods = frozenset({"POST"})
+    sleeps, started = SleepLog(), time.monotonic()
+    options = PushOptions(workers=2, concurrency=2, batch_bytes=32 * 1024)
+
+    runs = push_until_done(transfer.ws, lambda: endpoint.target(fast_retry(sleeps), timeout_s=1.0), options)
+
+    _report("slow", endpoint, sleeps, started, len(runs))
+    assert runs[-1].ok, runs[-1].why_not_ok()
+    assert endpoint.proxy.stats.delayed > 0
+    assert len(sleeps.waits) >= endpoint.proxy.stats.delayed  # each late answer was a timeout, retried
+    assert_exactly_once(endpoint, transfer)
+
+
+def test_413_splits_batches_until_they_fit(endpoint: Endpoint, transfer: Transfer) -> None:
+    sizes = sorted(r.size for r in transfer.ws.state.instances())
+    limit = 3 * sizes[-1] + 1024  # about three instances per request
+    endpoint.proxy.faults.max_body_bytes = limit
+    sleeps, started = SleepLog(), time.monotonic()
+    options = PushOptions(workers=2, concurrency=2, batch_bytes=1 << 20)  # whole studies per batch
+
+    runs = push_until_done(transfer.ws, lambda: endpoint.target(fast_retry(sleeps)), options)
+
+    _report("413", endpoint, sleeps, started, len(runs))
+    assert len(runs) == 1 and runs[0].ok, runs[-1].why_not_ok()
+    stats = endpoint.proxy.stats
+    assert stats.too_large > 0
+    stows = [r for r in stats.log if r.method == "POST" and r.outcome == "forwarded"]
+    assert stows and max(r.body_bytes for r in stows) <= limit
+    assert sleeps.waits == []  # a 413 is split at once, not retried
+    assert_exactly_once(endpoint, transfer)
+
+
+def test_a_token_expiring_halfway_is_read_again_once(endpoint: Endpoint, transfer: Transfer) -> None:
+    rotated: list[int] = []
+
+    def expire_token(number: int, method: str, path: str) -> None:
+        if method == "POST" and not rotated and number >= 6:
+            endpoint.rotate_token()  # the old token stops working; the file now holds a new one
+            rotated.append(number)
+
+    endpoint.proxy.before_forward = expire_token
+    sleeps, started = SleepLog(), time.monotonic()
+
+    runs = push_until_done(transfer.ws, lambda: endpoint.target(fast_retry(sleeps)), OPTIONS)
+
+    _report("401", endpoint, sleeps, started, len(runs))
+    assert len(runs) == 1 and runs[0].ok, runs[-1].why_not_ok()
+    assert rotated
+    log = endpoint.proxy.stats.log
+    refused = [r for r in log if r.status == 401]
+    # One refusal per request in flight when the token changed (concurrency 2), no more.
+    assert 1 <= len(refused) <= OPTIONS.concurrency
+    new_token = f"Bearer {endpoint.token_file.token}"
+    assert all(r.authorization == new_token for r in log if r.number > max(x.number for x in refused))
+    assert_exactly_once(endpoint, transfer)
+
+
+def test_a_token_refused_twice_stops_the_push_and_a_new_token_finishes_it(
+    endpoint: Endpoint, transfer: Transfer
+) -> None:
+    endpoint.proxy.faults.status_on_request = {5: 401, 6: 401}
+    sleeps = SleepLog()
+    target = endpoint.target(fast_retry(sleeps))
+    options = PushOptions(workers=2, concurrency=1, batch_bytes=8 * 1024)
+
+    runs = push_until_done(transfer.ws, lambda: target, options, max_runs=1)
+
+    assert not runs[0].ok
+    assert "refused our credentials (401)" in (runs[0].fatal or "")
+    counts = transfer.ws.state.counts_by_state()
+    assert counts[InstanceState.QUARANTINED] == 0  # nothing was given up on
+    again = push_until_done(transfer.ws, lambda: endpoint.target(fast_retry(sleeps)), options, max_runs=1)
+    assert again[0].ok, again[0].why_not_ok()
+    assert_exactly_once(endpoint, transfer)
