@@ -24,6 +24,19 @@ class NodeConfig(BaseModel):
     token_file: str = Field("token", description="File holding the API token, relative to the workspace")
     ca_bundle: str | None = Field(None, description="PEM file of a CA to trust in addition to the system's")
     timeout_s: float = 120.0
+    username: str | None = Field(
+        None,
+        description="XNAT user name; the token file then holds the password. Unset on XNAT: the token "
+        "file holds an alias token as ALIAS:SECRET",
+    )
+    xnat_dest: Literal["archive", "prearchive"] = Field(
+        "archive", description="XNAT import destination: the archive, or the project's prearchive"
+    )
+
+    @property
+    def project(self) -> str:
+        """The XNAT project ID (stored as ``biobank``: one field names where data goes on either kind)."""
+        return self.biobank
 
     @field_validator("url")
     @classmethod

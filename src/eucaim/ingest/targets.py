@@ -6,6 +6,10 @@ from eucaim.errors import ConfigError
 from eucaim.ingest.pipeline.pacing import RateLimiter
 from eucaim.ingest.upload.base import Target
 from eucaim.ingest.upload.dicomweb import DicomwebTarget
+from eucaim.ingest.upload.http import RetryPolicy
+from eucaim.ingest.upload.xnat import XnatTarget
+from eucaim.ingest.upload.xnat_index import INDEX_NAME, XnatIndex
+from eucaim.ingest.upload.xnat_session import XnatSession, split_credentials
 from eucaim.ingest.workspace import Workspace
 
 
@@ -26,4 +30,30 @@ def build_target(ws: Workspace, *, max_rate_mb_s: float | None = None) -> Target
             timeout_s=node.timeout_s,
             rate_limiter=limiter,
         )
+    if node.kind == "xnat":
+        return build_xnat_target(ws)
     raise ConfigError(f"target kind {node.kind!r} is not available in this version")
+
+
+def xnat_session(ws: Workspace) -> XnatSession:
+    """A (not yet logged-in) session on the workspace's XNAT, with its credentials and CA."""
+    node = ws.config.node
+    return XnatSession(
+        node.url,
+        lambda: split_credentials(node.username, ws.token),
+        ca_bundle=ws.ca_bundle,
+        timeout_s=node.timeout_s,
+        retry=RetryPolicy(max_attempts=ws.config.transfer.max_attempts),
+    )
+
+
+def build_xnat_target(ws: Workspace, *, session: XnatSession | None = None) -> XnatTarget:
+    """The XNAT target of a workspace: its project, the side index ``xnat.db``, zips next to the outbox."""
+    node = ws.config.node
+    return XnatTarget(
+        session or xnat_session(ws),
+        node.project,
+        index=XnatIndex(ws.path / INDEX_NAME),
+        zip_dir=ws.path / "xnat-zips",
+        dest=node.xnat_dest,
+    )
