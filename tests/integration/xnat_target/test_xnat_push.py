@@ -1,0 +1,62 @@
+"""A full push into the XNAT emulator: every instance archived once, by pseudonym, verified by MD5."""
+
+from __future__ import annotations
+
+import pydicom
+import pytest
+import xnat
+
+from eucaim.dicom.synthetic import Cohort
+from eucaim.ingest.pipeline.runner import PushOptions, push
+from eucaim.ingest.state.states import InstanceState
+from eucaim.ingest.upload.xnat import session_label
+from eucaim.ingest.workspace import Workspace
+
+from .conftest import OPTIONS, PASSWORD, USER, XnatSite, archive_digests, fast_target, session_labels, verified_md5s
+
+pytestmark = pytest.mark.integration
+KEEP = PushOptions(workers=2, concurrency=2, batch_bytes=64 * 1024, keep_outbox=True)
+
+
+def test_push_archives_every_instance_once_under_its_pseudonym(
+    ws: Workspace, xnat_site: XnatSite, cohort: Cohort
+) -> None:
+    target = fast_target(ws)
+    summary = push(ws, target, KEEP)
+    assert summary.ok, summary.why_not_ok()
+    assert summary.verified_totals["instances"] == len(cohort.files)
+
+    # Every instance is in XNAT exactly once, byte for byte what we de-identified.
+    sent = verified_md5s(ws)
+    assert archive_digests(xnat_site) == sent
+    assert target.duplicates() == {}
+
+    # Subjects are the pseudonyms, sessions the documented labels; nothing identifying arrived.
+    rows = ws.state.instances([InstanceState.VERIFIED])
+    expected = {session_label(r.pseudonym or "", r.out_study_uid or ""): r.pseudonym for r in rows}
+    assert session_labels(xnat_site) == expected
+    assert len(expected) == cohort.n_studies
+    real_ids = {p.patient_id for p in cohort.patients}
+    for label in expected:
+        fields = xnat_site.emulator.experiment(xnat_site.project, label).data_fields
+        assert not real_ids & set(fields.values())
+    first = pydicom.dcmread(rows[0].out_path or "")
+    assert first.PatientIdentityRemoved == "YES"
+
+    # One login for the whole run, and the real xnatpy client sees the same subjects.
+    assert target.session.logins == 1
+    with xnat.connect(xnat_site.server.url, user=USER, password=PASSWORD, loglevel="ERROR") as session:
+        subjects = {s.label for s in session.projects[xnat_site.project].subjects.values()}
+    assert subjects == {r.pseudonym for r in rows}
+
+    # A second push sends nothing and changes nothing.
+    imports_before = _imports(xnat_site)
+    again = push(ws, target, OPTIONS)
+    target.close()
+    assert again.ok and again.nothing_to_do
+    assert _imports(xnat_site) == imports_before
+    assert archive_digests(xnat_site) == sent
+
+
+def _imports(site: XnatSite) -> int:
+    return sum(1 for r in site.emulator.requests if r["path"] == "/data/services/import")
