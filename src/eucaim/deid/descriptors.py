@@ -51,7 +51,8 @@ _PATTERNS = (
     re.compile(r"\b[A-Za-z]{0,4}\d{5,}[A-Za-z]{0,4}\b"),  # MRN-like runs of five or more digits
 )
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
-_MIN_NAME_PART = 3  # shorter name parts ("LI", "MR") match too many clinical words
+_MIN_NAME_PART = 3
+_UNBOUNDED_FROM = 6  # shorter name parts ("LI", "MR") match too many clinical words
 
 
 def _texts(value: object) -> Iterable[str]:
@@ -92,12 +93,14 @@ class Scrubber:
     def __init__(self, identifiers: Iterable[str]) -> None:
         # Values under three characters ("1", "AB") identify no one and match everywhere.
         words = sorted({w for w in identifiers if len(w) >= _MIN_NAME_PART}, key=len, reverse=True)
-        self._values = (
-            # Bounded by anything but a letter or digit: "DOE_JOHN" and "JOHN-T1" still match.
-            re.compile("|".join(rf"(?<![^\W_]){re.escape(w)}(?![^\W_])" for w in words), re.IGNORECASE)
-            if words
-            else None
-        )
+        # Long values (whole names, IDs, dates) go wherever they appear, even run into other
+        # text; short ones (name parts) only as words, bounded by anything but a letter or
+        # digit, so "DOE_JOHN" and "JOHN-T1" match but "DOEBLIN" does not.
+        patterns = [
+            re.escape(w) if len(w) >= _UNBOUNDED_FROM else rf"(?<![^\W_]){re.escape(w)}(?![^\W_])"
+            for w in words
+        ]
+        self._values = re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
 
         # Byte patterns for values kept undecoded; only identifiers with a letter in them, since
         # a numeric ID would match ordinary numbers (a PatientID "120" and a KVP of 120).

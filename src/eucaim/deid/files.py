@@ -18,7 +18,7 @@ import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 
-from eucaim.deid.engine import Deidentifier
+from eucaim.deid.engine import Deidentifier, DeidOutcome
 from eucaim.deid.quiet import pydicom_quiet
 from eucaim.errors import DeidentificationError, InvalidDicomError
 
@@ -52,7 +52,16 @@ def read_dicom(src: Path, data: bytes | None = None) -> pydicom.Dataset:
         InvalidDicomError: not DICOM, truncated, or missing an identifying UID or pixel bytes.
     """
     with pydicom_quiet():
-        return _read_checked(src, data)
+        try:
+            return _read_checked(src, data)
+        except InvalidDicomError:
+            raise
+        except Exception as exc:  # any parser failure on hostile bytes: refuse the file, never crash
+            raise InvalidDicomError(
+                f"{src.name} cannot be parsed as DICOM ({type(exc).__name__})",
+                path=src,
+                hint="re-export the file from the source system",
+            ) from exc
 
 
 def _read_checked(src: Path, data: bytes | None) -> pydicom.Dataset:
@@ -67,6 +76,7 @@ def _read_checked(src: Path, data: bytes | None) -> pydicom.Dataset:
             hint="check the file is DICOM; raw datasets without file meta are not accepted",
         ) from exc
     except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError, NotImplementedError) as exc:
+        # Anything else escapes to read_dicom's catch-all; these are the expected shapes of damage.
         raise InvalidDicomError(
             f"{src.name} cannot be parsed as DICOM ({type(exc).__name__}); it may be truncated",
             path=src,
@@ -156,13 +166,42 @@ def deidentify_file(src: Path, dst: Path, deidentifier: Deidentifier) -> FileOut
         raw = src.read_bytes()
     except OSError as exc:
         raise InvalidDicomError(f"cannot read {src.name}: {exc.strerror}", path=src) from exc
-    ds = read_dicom(src, raw)
-    outcome = deidentifier.deidentify(ds)
-    outcome.audit["input_hash"] = deidentifier.input_hash(raw)
-    del raw
-    out = outcome.dataset
-    data = _encode(out)
-    dst = Path(dst)
+    with pydicom_quiet():  # also around reading the result: kept values decode lazily
+        ds = read_dicom(src, raw)
+        outcome = deidentifier.deidentify(ds)
+        outcome.audit["input_hash"] = deidentifier.input_hash(raw)
+        del raw
+        out = outcome.dataset
+        data = _encode(out)
+        result = _file_outcome(outcome, out, data)
+    _write_atomically(Path(dst), data)
+    return result
+
+
+def _file_outcome(outcome: DeidOutcome, out: pydicom.Dataset, data: bytes) -> FileOutcome:
+    try:
+        return FileOutcome(
+            sop_instance_uid=str(out.SOPInstanceUID),
+            study_instance_uid=str(out.StudyInstanceUID),
+            series_instance_uid=str(out.SeriesInstanceUID),
+            sop_class_uid=str(out.SOPClassUID),
+            modality=str(out.get("Modality", "") or ""),
+            pseudonym=outcome.pseudonym,
+            original_patient_id=outcome.original_patient_id,
+            day_offset=outcome.day_offset,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            audit=outcome.audit,
+        )
+    except Exception as exc:  # a kept UID that does not decode: fail closed
+        raise DeidentificationError(
+            f"cannot read back the de-identified identifiers ({type(exc).__name__})",
+            reason="malformed_element",
+        ) from None
+
+
+def _write_atomically(dst: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``dst`` and rename it: readers never see half a file."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".deid-", suffix=".tmp", dir=dst.parent)
     try:
@@ -173,19 +212,6 @@ def deidentify_file(src: Path, dst: Path, deidentifier: Deidentifier) -> FileOut
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return FileOutcome(
-        sop_instance_uid=str(out.SOPInstanceUID),
-        study_instance_uid=str(out.StudyInstanceUID),
-        series_instance_uid=str(out.SeriesInstanceUID),
-        sop_class_uid=str(out.SOPClassUID),
-        modality=str(out.get("Modality", "") or ""),
-        pseudonym=outcome.pseudonym,
-        original_patient_id=outcome.original_patient_id,
-        day_offset=outcome.day_offset,
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        audit=outcome.audit,
-    )
 
 
 def _encode(ds: pydicom.Dataset) -> bytes:
