@@ -12,7 +12,16 @@ from eucaim.ingest.state.states import InstanceState
 from eucaim.ingest.upload.xnat import session_label
 from eucaim.ingest.workspace import Workspace
 
-from .conftest import OPTIONS, PASSWORD, USER, XnatSite, archive_digests, fast_target, session_labels, verified_md5s
+from .conftest import (
+    OPTIONS,
+    PASSWORD,
+    USER,
+    XnatSite,
+    archive_digests,
+    fast_target,
+    session_labels,
+    verified_md5s,
+)
 
 pytestmark = pytest.mark.integration
 KEEP = PushOptions(workers=2, concurrency=2, batch_bytes=64 * 1024, keep_outbox=True)

@@ -94,6 +94,7 @@ class XnatTarget:
         self.dest = dest
         self._listings: dict[str, tuple[float, Counter[str]]] = {}
         self._lock = threading.Lock()
+        self._import_locks: dict[str, threading.Lock] = {}
 
     def close(self) -> None:
         self.session.close()
@@ -106,21 +107,28 @@ class XnatTarget:
         subject, label = self._session_for(study_uid, batch[0].path)
         failed: dict[str, str] = {}
         remaining = list(batch)
-        while remaining:
-            bad = self._import_once(remaining, study_uid, subject, label)
-            if bad is None:
-                break
-            failed[bad] = "XNAT could not parse this file as DICOM (import service answered 400)"
-            remaining = [i for i in remaining if i.sop_instance_uid != bad]
-            logger.info("XNAT refused one member of a zip for session %s; re-sending the rest", label)
-        if failed and self.dest == "archive":
-            self._clean_prearchive(label)
-        digests = self._digests(label, fresh=True)
+        # One import at a time per session: XNAT merges concurrent imports of one session badly,
+        # and the prearchive clean-up below must not touch an import still in flight.
+        with self._session_lock(label):
+            while remaining:
+                bad = self._import_once(remaining, study_uid, subject, label)
+                if bad is None:
+                    break
+                failed[bad] = "XNAT could not parse this file as DICOM (import service answered 400)"
+                remaining = [i for i in remaining if i.sop_instance_uid != bad]
+                logger.info("XNAT refused one member of a zip for session %s; re-sending the rest", label)
+            if failed and self.dest == "archive":
+                self._clean_prearchive(label)
+            digests = self._digests(label, fresh=True)
         md5s = self.index.members(study_uid)
         stored = frozenset(
             i.sop_instance_uid for i in remaining if digests[md5s.get(i.sop_instance_uid, "")] > 0
         )
         return SendResult(stored=stored, failed=failed)
+
+    def _session_lock(self, label: str) -> threading.Lock:
+        with self._lock:
+            return self._import_locks.setdefault(label, threading.Lock())
 
     def _session_for(self, study_uid: str, first_file: Path) -> tuple[str, str]:
         known = self.index.session_of(study_uid)
