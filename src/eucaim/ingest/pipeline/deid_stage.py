@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -27,11 +29,24 @@ from eucaim.ingest.workspace import Workspace
 logger = logging.getLogger(__name__)
 
 _worker_deidentifier: Deidentifier | None = None
+PARENT_CHECK_S = 0.5
 
 
 def _init_worker(profile_name: str, secret: bytes, pseudonym_format: str) -> None:
     global _worker_deidentifier
     _worker_deidentifier = Deidentifier(load_profile(profile_name), secret, pseudonym_format=pseudonym_format)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker once its push process is gone (``kill -9`` gives the pool no chance to).
+
+    A forked worker holds its own copy of the task pipe's write end, so it never sees EOF and would
+    otherwise wait for work forever, one orphan per worker per killed push.
+    """
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,238 @@
+"""`eucaim-ingest push` killed with SIGKILL again and again still ends with every instance once on the node.
+
+A push of over a thousand instances runs as its own process against a real node and is killed
+(``kill -9``, no chance to clean up) at seeded random points: twice while de-identifying, twice
+while sending. Each time ``push`` is simply started again. In the end the node holds exactly the
+expected de-identified instances, each once and byte-identical to what the workspace recorded,
+every row is verified, and one more ``push`` says there is nothing to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from eucaim.dicom.synthetic import generate_cohort
+from eucaim.ingest.config import NodeConfig
+from eucaim.ingest.scanner import scan_paths
+from eucaim.ingest.state.states import InstanceState
+from eucaim.ingest.workspace import Workspace
+from eucaim.node.db import session_scope
+from eucaim.node.models import Instance
+from tests.support.node_server import SeededNode
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+logger = logging.getLogger(__name__)
+
+SEED = 20261125
+PUSH_TIMEOUT_S = 120.0
+POLL_S = 0.01
+
+
+def _push_process(ws: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from eucaim.ingest.cli import main; main()",
+            "push",
+            "--workspace",
+            str(ws),
+            "--workers",
+            "2",
+            "--concurrency",
+            "2",
+            "--batch-mb",
+            "0.05",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        start_new_session=True,  # its own session: finds de-identification workers it leaves behind
+    )
+
+
+def _progress(state_db: Path) -> Counter[str]:
+    """Rows per state, read the way another process would (WAL lets it read during writes)."""
+    with sqlite3.connect(f"file:{state_db}?mode=ro", uri=True, timeout=5) as conn:
+        return Counter(
+            {state: n for state, n in conn.execute("SELECT state, COUNT(*) FROM instances GROUP BY state")}
+        )
+
+
+def _node_instances(node: SeededNode) -> Counter[str]:
+    with session_scope(node.node.context.sessions) as session:
+        rows = session.execute(
+            select(Instance.sop_instance_uid, func.count()).group_by(Instance.sop_instance_uid)
+        ).all()
+    return Counter({str(uid): int(n) for uid, n in rows})
+
+
+def _node_count(node: SeededNode) -> int:
+    with session_scope(node.node.context.sessions) as session:
+        return int(session.scalar(select(func.count()).select_from(Instance)) or 0)
+
+
+def _session_members(sid: int) -> list[int]:
+    """PIDs of live processes in session ``sid`` (what a killed push left running)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+@dataclass
+class Kill:
+    """Kill the push once ``ready()`` turns true."""
+
+    label: str
+    ready: Callable[[], bool]
+
+
+@dataclass
+class KillOutcome:
+    label: str
+    at_s: float
+    progress: Counter[str]
+    node_held: int
+    orphans: int
+
+
+def _run_until(ws: Path, kill: Kill | None) -> tuple[subprocess.Popen[str], float, bool]:
+    """Start a push; SIGKILL it when ``kill`` is ready. Returns (process, seconds, killed)."""
+    started = time.monotonic()
+    process = _push_process(ws)
+    while process.poll() is None:
+        if kill is not None and kill.ready():
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(10)
+            return process, time.monotonic() - started, True
+        if time.monotonic() - started > PUSH_TIMEOUT_S:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise AssertionError(f"push did not finish within {PUSH_TIMEOUT_S} s")
+        time.sleep(POLL_S)
+    return process, time.monotonic() - started, False
+
+
+def _reap_orphans(sid: int) -> int:
+    """Count processes the killed push left behind, give them a moment to exit, then kill them."""
+    orphans = _session_members(sid)
+    deadline = time.monotonic() + 2.0
+    while orphans and time.monotonic() < deadline:
+        time.sleep(0.05)
+        orphans = _session_members(sid)
+    for pid in orphans:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return len(orphans)
+
+
+def test_push_killed_four_times_ends_with_every_instance_once(
+    seeded_node: SeededNode, tmp_path: Path
+) -> None:
+    cohort = generate_cohort(tmp_path / "cohort", patients=12, image_size=16, slices=(15, 17))
+    total = len(cohort.files)
+    assert total >= 1000
+    ws_path = tmp_path / "ws"
+    node_config = NodeConfig(url=seeded_node.url, biobank=seeded_node.biobank)
+    with Workspace.create(ws_path, node_config, token=seeded_node.ingester_token) as ws:
+        scan_paths(ws.state, [cohort.root])
+    state_db = ws_path / "state.db"
+    rng = random.Random(SEED)
+
+    def deidentified_at_least(fraction: float) -> Callable[[], bool]:
+        return lambda: total - _progress(state_db)[InstanceState.PENDING] >= fraction * total
+
+    def node_holds_at_least(fraction: float) -> Callable[[], bool]:
+        return lambda: _node_count(seeded_node) >= fraction * total
+
+    kills = [
+        Kill("de-identifying", deidentified_at_least(rng.uniform(0.05, 0.25))),
+        Kill("de-identifying", deidentified_at_least(rng.uniform(0.35, 0.6))),
+        Kill("sending", node_holds_at_least(rng.uniform(0.4, 0.6))),
+        Kill("sending", node_holds_at_least(rng.uniform(0.7, 0.9))),
+    ]
+    outcomes: list[KillOutcome] = []
+    started = time.monotonic()
+    for kill in kills:
+        process, seconds, killed = _run_until(ws_path, kill)
+        orphans = _reap_orphans(process.pid)
+        progress = _progress(state_db)
+        outcomes.append(
+            KillOutcome(kill.label, seconds, progress, len(_node_instances(seeded_node)), orphans)
+        )
+        assert killed, (
+            f"push finished before the {kill.label} kill: {process.stdout.read() if process.stdout else ''}"
+        )
+
+    final, seconds, _ = _run_until(ws_path, None)
+    out, err = final.communicate()
+    logger.warning(
+        "kill/resume: %d instances, %.1f s in all, final push %.1f s; kills: %s",
+        total,
+        time.monotonic() - started,
+        seconds,
+        "; ".join(
+            f"{o.label} at {o.at_s:.1f} s ({dict(o.progress)}, node held {o.node_held}, {o.orphans} orphans)"
+            for o in outcomes
+        ),
+    )
+    assert final.returncode == 0, out + err
+
+    with Workspace.open(ws_path) as ws:
+        rows = ws.state.instances()
+        assert Counter(r.state for r in rows) == {InstanceState.VERIFIED: total}
+        expected = Counter(r.out_sop_uid for r in rows)
+        assert len(expected) == total
+        on_node = _node_instances(seeded_node)
+        assert on_node == expected  # each once, nothing missing, nothing extra
+        with session_scope(seeded_node.node.context.sessions) as session:
+            digests = dict(session.execute(select(Instance.sop_instance_uid, Instance.sha256)).all())
+        assert all(digests[r.out_sop_uid] == r.out_sha256 for r in rows)
+    stored_files = [p for p in seeded_node.node.store_dir.rglob("*") if p.is_file()]
+    assert sorted(p.stem for p in stored_files) == sorted(str(u) for u in expected)
+    # Verified copies leave the outbox, and no half-written copy of a killed worker stays behind.
+    assert [p.name for p in (ws_path / "outbox").iterdir()] == []
+    # A killed push leaves no de-identification worker running (they would live on forever).
+    assert [o.orphans for o in outcomes] == [0] * len(kills)
+
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from eucaim.ingest.cli import main; main()",
+            "push",
+            "--workspace",
+            str(ws_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=PUSH_TIMEOUT_S,
+        env={**os.environ, "COLUMNS": "200"},
+        check=False,
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"nothing to do: all {total} instances are already verified" in again.stdout
