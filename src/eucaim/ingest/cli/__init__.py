@@ -11,8 +11,11 @@ from eucaim.ingest.cli import (  # noqa: F401  (registration)
     clinical,
     deid_cmd,
     demo,
+    doctor,
     init,
+    pacs,
     push,
+    receive,
     scan,
     status,
 )

@@ -1,0 +1,317 @@
+"""`eucaim-ingest pacs config|echo|find|retrieve`: the hospital PACS as a source of studies."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from eucaim.errors import ConfigError, EucaimError
+from eucaim.ingest.cli.app import WorkspaceOption, app, console, err_console, resolve_workspace_path
+from eucaim.ingest.config import PacsSettings, load_config, save_config
+from eucaim.ingest.pacs_intake import (
+    FindResult,
+    InstanceArrived,
+    IntakeEvent,
+    RetrieveMethod,
+    RetrieveReport,
+    StudyFinished,
+    build_queries,
+    describe_query,
+    find_studies,
+    pacs_config,
+    retrieve_studies,
+    settings_summary,
+)
+from eucaim.ingest.sources.pacs import PacsClient
+from eucaim.ingest.sources.query import StudyMatch
+from eucaim.ingest.sources.querylist import QueryColumn
+from eucaim.ingest.workspace import Workspace
+
+pacs_app = typer.Typer(
+    help="Query and retrieve studies from the hospital PACS (C-ECHO, C-FIND, C-GET, C-MOVE).",
+    no_args_is_help=True,
+)
+app.add_typer(pacs_app, name="pacs")
+
+PatientIdOption = Annotated[str | None, typer.Option("--patient-id", help="Exact PatientID")]
+AccessionOption = Annotated[str | None, typer.Option("--accession", help="Exact AccessionNumber")]
+StudyUidOption = Annotated[str | None, typer.Option("--study-uid", help="StudyInstanceUID")]
+DateFromOption = Annotated[
+    str | None, typer.Option("--date-from", help="First study date, YYYYMMDD or YYYY-MM-DD")
+]
+DateToOption = Annotated[str | None, typer.Option("--date-to", help="Last study date (inclusive)")]
+ModalityOption = Annotated[str | None, typer.Option("--modality", help="Modality in study, e.g. CT")]
+ListOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--list",
+        help="CSV or XLSX file, one patient ID, accession number or study UID per row "
+        "(header names the column)",
+    ),
+]
+ListColumnOption = Annotated[
+    QueryColumn | None,
+    typer.Option("--list-column", help="What a header-less one-column list holds"),
+]
+
+
+@pacs_app.command("config")
+def config_command(
+    host: Annotated[str, typer.Option("--host", help="PACS host name or address")],
+    port: Annotated[int, typer.Option("--port", help="PACS DICOM port")],
+    called_aet: Annotated[str, typer.Option("--called-aet", help="The PACS's AE title")],
+    calling_aet: Annotated[
+        str | None, typer.Option("--calling-aet", help="Our AE title, registered on the PACS [EUCAIM]")
+    ] = None,
+    receiver_port: Annotated[
+        int | None, typer.Option("--receiver-port", help="Port of our C-STORE receiver, for C-MOVE")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds to wait for the PACS to answer [30]")
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Store the PACS's address and AE titles in the workspace's config.toml."""
+    path = resolve_workspace_path(workspace)
+    config = load_config(path)
+    previous = config.pacs
+    values: dict[str, object] = {"host": host.strip(), "port": port, "called_aet": called_aet.strip()}
+    # Options left out keep what was configured before.
+    for name, given in (
+        ("calling_aet", calling_aet),
+        ("receiver_port", receiver_port),
+        ("timeout_s", timeout),
+    ):
+        if given is not None:
+            values[name] = given.strip() if isinstance(given, str) else given
+        elif previous is not None and getattr(previous, name) is not None:
+            values[name] = getattr(previous, name)
+    try:
+        settings = PacsSettings.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"PACS settings not saved: {problems}") from exc
+    config.pacs = settings
+    pacs_config(config)  # AE title rules (length, no backslash) are checked here
+    save_config(path, config)
+    console.print(f"saved: {settings_summary(settings)}")
+    receiver = f" and port {settings.receiver_port} (for C-MOVE)" if settings.receiver_port else ""
+    console.print(
+        f"the PACS administrator must register AE title [bold]{settings.calling_aet}[/] with this "
+        f"machine's address{receiver}; then run [bold]eucaim-ingest pacs echo[/]"
+    )
+
+
+def _client(ws: Workspace) -> PacsClient:
+    return PacsClient(pacs_config(ws.config))
+
+
+@pacs_app.command("echo")
+def echo_command(workspace: WorkspaceOption = None) -> None:
+    """Check that the PACS answers (C-ECHO), with the round-trip time."""
+    with Workspace.open(resolve_workspace_path(workspace)) as ws:
+        client = _client(ws)
+        where = f"{client.config.called_aet} at {client.config.host}:{client.config.port}"
+        try:
+            elapsed = client.echo()
+        except EucaimError as exc:
+            err_console.print(f"[red]✗[/] C-ECHO to {where} failed: {exc}")
+            raise typer.Exit(1) from exc
+        console.print(f"[green]✓[/] C-ECHO to {where}: answered in {elapsed * 1000:.0f} ms")
+
+
+def _find(
+    ws: Workspace,
+    *,
+    patient_id: str | None,
+    accession: str | None,
+    study_uid: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    modality: str | None,
+    list_file: Path | None,
+    list_column: QueryColumn | None,
+) -> tuple[PacsClient, FindResult]:
+    queries = build_queries(
+        patient_id=patient_id,
+        accession=accession,
+        study_uid=study_uid,
+        date_from=date_from,
+        date_to=date_to,
+        modality=modality,
+        list_file=list_file,
+        list_column=list_column,
+    )
+    client = _client(ws)
+    with console.status(f"searching the PACS ({len(queries)} queries)"):
+        return client, find_studies(client, queries)
+
+
+def print_studies(studies: list[StudyMatch]) -> None:
+    """A table of the studies found (patient IDs included: the user is on site, at their PACS)."""
+    table = Table(title=f"{len(studies)} studies found")
+    for name, justify in (("patient ID", "left"), ("accession", "left"), ("date", "left"),
+                          ("modalities", "left"), ("description", "left"), ("instances", "right"),
+                          ("study UID", "left")):  # fmt: skip
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for study in studies:
+        table.add_row(
+            "/".join(study.patient_ids),
+            study.accession_number or "",
+            study.study_date.isoformat() if study.study_date else "",
+            "/".join(study.modalities),
+            study.description or "",
+            "" if study.instance_count is None else str(study.instance_count),
+            study.study_uid,
+        )
+    console.print(table)
+
+
+def print_unmatched(result: FindResult) -> None:
+    for query in result.unmatched:
+        console.print(f"[yellow]no study found for[/] {describe_query(query)}")
+
+
+@pacs_app.command("find")
+def find_command(
+    patient_id: PatientIdOption = None,
+    accession: AccessionOption = None,
+    study_uid: StudyUidOption = None,
+    date_from: DateFromOption = None,
+    date_to: DateToOption = None,
+    modality: ModalityOption = None,
+    list_file: ListOption = None,
+    list_column: ListColumnOption = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """List the studies on the PACS that match (C-FIND); nothing is retrieved."""
+    with Workspace.open(resolve_workspace_path(workspace)) as ws:
+        _, result = _find(
+            ws,
+            patient_id=patient_id,
+            accession=accession,
+            study_uid=study_uid,
+            date_from=date_from,
+            date_to=date_to,
+            modality=modality,
+            list_file=list_file,
+            list_column=list_column,
+        )
+    print_studies(result.studies)
+    print_unmatched(result)
+    if result.studies:
+        console.print("retrieve them with [bold]eucaim-ingest pacs retrieve[/] and the same options")
+
+
+class RetrieveProgress:
+    """Renders retrieve events: studies done, instances received and their rate.
+
+    ``handle`` is called from pynetdicom's threads; rich's Progress takes its own lock.
+    """
+
+    def __init__(self, total_studies: int, expected_instances: int | None) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description:<10}"),
+            BarColumn(bar_width=20),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.studies: TaskID = self.progress.add_task("studies", total=total_studies, rate="")
+        self.instances: TaskID = self.progress.add_task("instances", total=expected_instances, rate="")
+        self._started = time.monotonic()
+        self._received = 0
+
+    def handle(self, event: IntakeEvent) -> None:
+        if isinstance(event, InstanceArrived):
+            self._received += 1
+            elapsed = max(time.monotonic() - self._started, 1e-6)
+            self.progress.update(self.instances, advance=1, rate=f"{self._received / elapsed:.1f} inst/s")
+        elif isinstance(event, StudyFinished):
+            self.progress.update(self.studies, advance=1)
+            if event.outcome.error:
+                self.progress.console.print(
+                    f"[red]✗[/] study {event.outcome.study_uid}: {event.outcome.error}"
+                )
+
+
+def print_report(report: RetrieveReport) -> None:
+    complete = len(report.studies) - len(report.incomplete)
+    console.print(
+        f"retrieved by C-{report.method.value.upper()}: {complete} of {len(report.studies)} studies "
+        f"complete, {report.received} instances received, {report.indexed} indexed"
+        + (f", [red]{report.problems} not usable DICOM[/]" if report.problems else "")
+    )
+    if report.incomplete:
+        table = Table(title="Incomplete studies (run the same retrieve again to fetch what is missing)")
+        table.add_column("study UID", overflow="fold")
+        table.add_column("in workspace", justify="right")
+        table.add_column("reason", overflow="fold")
+        for outcome in report.incomplete:
+            expected = "?" if outcome.expected is None else str(outcome.expected)
+            reason = outcome.error or f"{len(outcome.missing)} instances missing"
+            table.add_row(outcome.study_uid, f"{outcome.present}/{expected}", reason)
+        console.print(table)
+    print_unmatched(FindResult([], report.unmatched))
+
+
+@pacs_app.command("retrieve")
+def retrieve_command(
+    patient_id: PatientIdOption = None,
+    accession: AccessionOption = None,
+    study_uid: StudyUidOption = None,
+    date_from: DateFromOption = None,
+    date_to: DateToOption = None,
+    modality: ModalityOption = None,
+    list_file: ListOption = None,
+    list_column: ListColumnOption = None,
+    method: Annotated[
+        RetrieveMethod,
+        typer.Option(
+            "--method",
+            help="get: instances come back on our association (no inbound port); "
+            "move: the PACS sends them to our receiver on the configured receiver port",
+        ),
+    ] = RetrieveMethod.GET,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Retrieve the matching studies into the workspace and index them (then run `push`)."""
+    with Workspace.open(resolve_workspace_path(workspace)) as ws:
+        client, found = _find(
+            ws,
+            patient_id=patient_id,
+            accession=accession,
+            study_uid=study_uid,
+            date_from=date_from,
+            date_to=date_to,
+            modality=modality,
+            list_file=list_file,
+            list_column=list_column,
+        )
+        counts = [s.instance_count for s in found.studies]
+        expected = sum(c for c in counts if c is not None) if None not in counts else None
+        console.print(f"{len(found.studies)} studies to retrieve by C-{method.value.upper()}")
+        receiver_port = ws.config.pacs.receiver_port if ws.config.pacs else None
+        display = RetrieveProgress(len(found.studies), expected)
+        with display.progress:
+            report = retrieve_studies(
+                client,
+                ws.state,
+                ws.incoming,
+                found.studies,
+                method=method,
+                receiver_port=receiver_port,
+                on_event=display.handle,
+            )
+        report.unmatched = found.unmatched
+        print_report(report)
+    if not report.is_complete:
+        raise typer.Exit(1)
+    console.print("next: [bold]eucaim-ingest push[/]")
