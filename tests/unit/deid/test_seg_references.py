@@ -120,3 +120,23 @@ def test_seg_has_no_new_dciodvfy_errors(
         }
 
     assert errors(tmp_path / "seg-out.dcm") - errors(seg_path) == set()
+
+
+def test_reference_check_finds_closure_and_dangling(
+    tmp_path: Path, written: tuple[list[Path], Path], eucaim: Deidentifier
+) -> None:
+    from eucaim.deid.references import check_references
+
+    ct_paths, seg_path = written
+    originals = {str(pydicom.dcmread(p).SOPInstanceUID) for p in [*ct_paths, seg_path]} | {SERIES}
+    out = tmp_path / "out"
+    for p in [*ct_paths, seg_path]:
+        deidentify_file(p, out / p.name, eucaim)
+    everything = [pydicom.dcmread(p) for p in sorted(out.glob("*.dcm"))]
+    report = check_references(everything, original_uids=originals)
+    assert report.instances == 4 and report.references == 3
+    assert report.is_closed and report.surviving_originals == ()
+    without_first_ct = [ds for ds in everything if ds.Modality == "SEG" or ds.InstanceNumber != 1]
+    assert len(check_references(without_first_ct).dangling) == 1
+    untouched = [pydicom.dcmread(seg_path)]
+    assert check_references(untouched, original_uids=originals).surviving_originals
