@@ -80,6 +80,7 @@ class Faults:
     delay_rate: float = 0.0
     delay_s: float = 0.0
     max_body_bytes: int | None = None  # larger request bodies get 413 (without being read)
+    linger_413: bool = True  # drain the unread body after a 413 (nginx does); False: close at once
     status_on_request: dict[int, int] = field(default_factory=dict)  # 1-based request number → status
     methods: frozenset[str] | None = None
     accept_bearer: set[str] | None = None  # auth gateway: other bearer tokens get 401
@@ -294,7 +295,10 @@ class _Handler(BaseHTTPRequestHandler):
             # Like nginx: answer before reading the body, then drain it so the client reads the 413
             # instead of a connection reset.
             self._reply(413, b'{"error": "request body too large"}', close=True)
-            self._drain(length)
+            if proxy.faults.linger_413:
+                self._drain(length)
+            else:
+                self.connection.close()
             record("too_large", 413)
             return
         if decision.status is not None:

@@ -7,12 +7,17 @@ and checks the server's own index: every de-identified instance once, nothing el
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
+from collections import Counter
+from pathlib import Path
 
 import pytest
 
+from eucaim.dicom.synthetic import generate_cohort
 from eucaim.ingest.pipeline.runner import PushOptions
+from eucaim.ingest.scanner import scan_paths
 from eucaim.ingest.state.states import InstanceState
 from tests.integration.transfer.conftest import (
     Endpoint,
@@ -46,7 +51,7 @@ def _report(name: str, endpoint: Endpoint, sleeps: SleepLog, started: float, run
         dict(stats.dropped),
         stats.delayed,
         stats.too_large,
-        stats.unauthorised,
+        stats.statuses()[401],
         len(sleeps.waits),
     )
     assert stats.upstream_errors == [], "the server itself failed (not an injected fault)"
@@ -84,6 +89,7 @@ def test_dropped_connections_mid_body_and_before_the_answer(endpoint: Endpoint, 
     assert_exactly_once(endpoint, transfer)
 
 
+@pytest.mark.slow
 def test_answers_slower_than_the_client_timeout_are_retried(endpoint: Endpoint, transfer: Transfer) -> None:
     endpoint.proxy.faults.delay_rate = 0.25
     endpoint.proxy.faults.delay_s = 1.5
@@ -100,10 +106,13 @@ def test_answers_slower_than_the_client_timeout_are_retried(endpoint: Endpoint, 
     assert_exactly_once(endpoint, transfer)
 
 
-def test_413_splits_batches_until_they_fit(endpoint: Endpoint, transfer: Transfer) -> None:
+@pytest.mark.parametrize("linger", [True, False], ids=["lingering-close", "hard-close"])
+def test_413_splits_batches_until_they_fit(endpoint: Endpoint, transfer: Transfer, linger: bool) -> None:
     sizes = sorted(r.size for r in transfer.ws.state.instances())
     limit = 3 * sizes[-1] + 1024  # about three instances per request
     endpoint.proxy.faults.max_body_bytes = limit
+    # Like nginx, or like a proxy that closes at once (the client may then see a reset, not the 413).
+    endpoint.proxy.faults.linger_413 = linger
     sleeps, started = SleepLog(), time.monotonic()
     options = PushOptions(workers=2, concurrency=2, batch_bytes=1 << 20)  # whole studies per batch
 
@@ -115,7 +124,65 @@ def test_413_splits_batches_until_they_fit(endpoint: Endpoint, transfer: Transfe
     assert stats.too_large > 0
     stows = [r for r in stats.log if r.method == "POST" and r.outcome == "forwarded"]
     assert stows and max(r.body_bytes for r in stows) <= limit
-    assert sleeps.waits == []  # a 413 is split at once, not retried
+    if linger:
+        assert sleeps.waits == []  # a 413 that reaches the client is split at once, not retried
+    assert_exactly_once(endpoint, transfer)
+
+
+def test_an_instance_above_the_size_limit_is_quarantined_until_the_limit_is_raised(
+    endpoint: Endpoint, transfer: Transfer, tmp_path: Path
+) -> None:
+    big = generate_cohort(tmp_path / "big", patients=1, image_size=64, slices=(1, 1), seed=7)
+    scan_paths(transfer.ws.state, [big.root])
+    small_max = max(r.size for r in transfer.ws.state.instances() if not r.path.startswith(str(big.root)))
+    endpoint.proxy.faults.max_body_bytes = 2 * small_max + 1024
+    sleeps = SleepLog()
+
+    first = push_until_done(transfer.ws, lambda: endpoint.target(fast_retry(sleeps)), OPTIONS, max_runs=1)[0]
+
+    assert not first.ok
+    quarantined = transfer.ws.state.instances([InstanceState.QUARANTINED])
+    assert sorted(r.path for r in quarantined) == sorted(str(p) for p in big.files)
+    assert all(
+        "larger than the node accepts in one request (413)" in (r.last_error or "") for r in quarantined
+    )
+    verified = transfer.ws.state.instances([InstanceState.VERIFIED])
+    assert endpoint.stored() == Counter(r.out_sop_uid for r in verified)  # the rest went through
+
+    # The operator raises the limit; the user retries the quarantined instances.
+    endpoint.proxy.faults.max_body_bytes = None
+    assert transfer.ws.state.requeue_quarantined() == len(big.files)
+    second = push_until_done(transfer.ws, lambda: endpoint.target(fast_retry(sleeps)), OPTIONS, max_runs=1)[0]
+    assert second.ok, second.why_not_ok()
+    transfer.cohort = dataclasses.replace(transfer.cohort, files=transfer.cohort.files + big.files)
+    assert_exactly_once(endpoint, transfer)
+
+
+@pytest.mark.slow
+def test_every_fault_at_once_with_four_requests_in_flight(endpoint: Endpoint, transfer: Transfer) -> None:
+    faults = endpoint.proxy.faults
+    faults.error_rate, faults.retry_after = 0.15, "1"
+    faults.drop_rate = 0.15
+    faults.delay_rate, faults.delay_s = 0.05, 1.5
+    faults.max_body_bytes = 4 * max(r.size for r in transfer.ws.state.instances()) + 1024
+    rotated: list[int] = []
+
+    def expire_token(number: int, method: str, path: str) -> None:
+        if number >= 20 and not rotated:
+            endpoint.rotate_token()
+            rotated.append(number)
+
+    endpoint.proxy.before_forward = expire_token
+    sleeps, started = SleepLog(), time.monotonic()
+    options = PushOptions(workers=2, concurrency=4, batch_bytes=16 * 1024)
+
+    runs = push_until_done(transfer.ws, lambda: endpoint.target(fast_retry(sleeps), timeout_s=1.0), options)
+
+    _report("all", endpoint, sleeps, started, len(runs))
+    assert runs[-1].ok, runs[-1].why_not_ok()
+    stats = endpoint.proxy.stats
+    assert rotated and stats.too_large > 0 and stats.delayed > 0
+    assert sum(stats.injected.values()) > 0 and sum(stats.dropped.values()) > 0
     assert_exactly_once(endpoint, transfer)
 
 
