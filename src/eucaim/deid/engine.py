@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import pydicom
 from pydicom.datadict import dictionary_keyword, dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
@@ -24,6 +26,8 @@ from eucaim.deid.actions import DUMMY_TEXT, Action, dummy_value
 from eucaim.deid.burned_in import burned_in_risk
 from eucaim.deid.dates import shift_da, shift_dt
 from eucaim.deid.descriptors import Scrubber, collect_identifiers
+from eucaim.deid.ocr import find_text_boxes, tesseract_available
+from eucaim.deid.pixels import Box, load_regions, luminance, pixel_view, redact, region_boxes
 from eucaim.deid.profile import BASIC_PROFILE_CODE, OPTIONS, Profile
 from eucaim.deid.pseudonym import (
     DEFAULT_PSEUDONYM_FORMAT,
@@ -37,6 +41,9 @@ from eucaim.deid.rules import EXEMPT_UID_TAGS, RuleSet
 from eucaim.errors import DeidentificationError
 
 logger = logging.getLogger(__name__)
+
+# Finds burned-in text in one 8-bit grey frame; module-level functions keep it picklable.
+TextFinder = Callable[[np.ndarray], list[Box]]
 
 WELL_KNOWN_UID_PREFIX = "1.2.840.10008."
 IMPLEMENTATION_VERSION = "EUCAIM_DEID_1"
@@ -131,13 +138,25 @@ class Deidentifier:
     """Applies one profile with one site secret. Build one per process; it is picklable."""
 
     def __init__(
-        self, profile: Profile, secret: bytes, *, pseudonym_format: str = DEFAULT_PSEUDONYM_FORMAT
+        self,
+        profile: Profile,
+        secret: bytes,
+        *,
+        pseudonym_format: str = DEFAULT_PSEUDONYM_FORMAT,
+        text_finder: TextFinder | str | None = "auto",
     ) -> None:
+        """``text_finder`` finds burned-in text for Clean Pixel Data: ``"auto"`` uses Tesseract
+        when the profile cleans pixels and the binary is installed, None uses regions only."""
         derive_patient_pseudonym(secret, "format-check", fmt=pseudonym_format)  # fail early
         self.profile = profile
         self.rules = RuleSet(profile)
         self._secret = secret
         self._format = pseudonym_format
+        self._cleans_pixels = "clean-pixel-data" in profile.options
+        if text_finder == "auto":
+            text_finder = find_text_boxes if self._cleans_pixels and tesseract_available() else None
+        self._text_finder: TextFinder | None = text_finder if callable(text_finder) else None
+        self._regions = load_regions() if self._cleans_pixels else []
 
     def input_hash(self, data: bytes) -> str:
         """The salted (keyed) hash of an input file's bytes, for the audit trail."""
@@ -188,14 +207,17 @@ class Deidentifier:
     def _prepare(self, ds: pydicom.Dataset) -> _Run:
         """Triage for burned-in text, then the patient's pseudonym, offset and identifiers."""
         risk = burned_in_risk(ds)
-        if risk is not None and self.profile.burned_in == "quarantine":
-            raise DeidentificationError(
-                f"possible burned-in identity: {risk}; quarantined (pixel cleaning is not enabled)",
-                reason="burned_in_risk",
-            )
         original_id, warnings_ = self._patient_key(ds)
         if risk is not None:
-            warnings_.append(f"burned-in risk accepted by profile: {risk}")
+            if self._cleans_pixels and "PixelData" in ds:
+                warnings_.append(self._clean_pixels(ds, risk))
+            elif self.profile.burned_in == "quarantine":
+                raise DeidentificationError(
+                    f"possible burned-in identity: {risk}; quarantined (pixel cleaning is not enabled)",
+                    reason="burned_in_risk",
+                )
+            else:
+                warnings_.append(f"burned-in risk accepted by profile: {risk}")
         return _Run(
             original_id=original_id,
             pseudonym=derive_patient_pseudonym(self._secret, original_id, fmt=self._format),
@@ -204,6 +226,24 @@ class Deidentifier:
             warnings=warnings_,
             raw_ok=_writes_implicit(ds),
         )
+
+    def _clean_pixels(self, ds: pydicom.Dataset, risk: str) -> str:
+        """Black out the device's known regions and any text OCR finds; fail closed otherwise."""
+        boxes = region_boxes(ds, self._regions)
+        if self._text_finder is None and not boxes:
+            raise DeidentificationError(
+                f"possible burned-in identity: {risk}; no OCR engine and no known region for this device",
+                reason="burned_in_risk",
+            )
+        view = pixel_view(ds)  # fails closed on encodings that cannot be cleaned
+        if self._text_finder is not None:
+            photometric = str(ds.get("PhotometricInterpretation", "")).strip()
+            frames = sorted({0, view.shape[0] // 2, view.shape[0] - 1})
+            for frame in frames:
+                boxes.extend(self._text_finder(luminance(view, frame, photometric)))
+        applied = redact(ds, boxes)
+        ds.BurnedInAnnotation = "NO"
+        return f"pixel data cleaned: {applied} box(es) blacked out ({risk})"
 
     def _patient_key(self, ds: pydicom.Dataset) -> tuple[str, list[str]]:
         patient_id = str(ds.get("PatientID", "") or "").strip()

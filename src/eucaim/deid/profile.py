@@ -48,7 +48,7 @@ class Option:
 OPTIONS: dict[str, Option] = {
     o.name: o
     for o in (
-        Option("clean-pixel-data", "113101", "Clean Pixel Data Option", supported=False),
+        Option("clean-pixel-data", "113101", "Clean Pixel Data Option"),
         Option(
             "clean-recognizable-visual-features",
             "113102",

@@ -66,7 +66,7 @@ def test_site_profile_extends_a_base(tmp_path: Path) -> None:
         ('name = "x"\nversion = "1"\n[overrides]\n"vr:XX" = "keep"\n', "unknown VR"),
         ('name = "x"\nversion = "1"\n[overrides]\n"private:ACME,0010,10" = "keep"\n', "odd group"),
         ('name = "x"\nversion = "1"\n[overrides]\n"path:PatientName/PatientID" = "keep"\n', "not a sequence"),
-        ('name = "x"\nversion = "1"\noptions = ["clean-pixel-data"]\n', "not supported"),
+        ('name = "x"\nversion = "1"\noptions = ["clean-recognizable-visual-features"]\n', "not supported"),
         ('name = "x"\noptions = []\n', "name and version"),
         ('name = "x"\nversion = "1"\nbase = "nope"\n', "neither a built-in"),
         ("name = [unclosed\n", "not valid TOML"),

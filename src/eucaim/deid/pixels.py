@@ -1,0 +1,162 @@
+"""Clean Pixel Data: black out boxes in native (uncompressed) pixel data, keeping its encoding.
+
+The pixel bytes are changed in place through a numpy view with the file's own layout (frames,
+rows, columns, samples, planar configuration, bit depth, byte order), so the transfer syntax and
+every pixel-module attribute stay valid without a decode/re-encode round trip. Encodings this
+cannot handle (compressed, YBR 4:2:2, 1-bit) fail closed with ``pixel_encoding_unsupported``.
+Boxes come from the device region table (``data/pixel_regions.toml``) and from OCR (``ocr.py``).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import pydicom
+
+from eucaim.errors import DeidentificationError
+
+NATIVE_SYNTAXES = frozenset(
+    {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}
+)
+_BIG_ENDIAN = "1.2.840.10008.1.2.2"
+_SUPPORTED_PHOTOMETRIC = frozenset({"MONOCHROME1", "MONOCHROME2", "RGB", "YBR_FULL", "PALETTE COLOR"})
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle in pixel coordinates: left, top, width, height."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+@dataclass(frozen=True)
+class Region:
+    """Boxes known to hold burned-in text on one device's images of one size."""
+
+    manufacturer: str  # regular expression, case-insensitive, matched against Manufacturer
+    model: str  # regular expression against ManufacturerModelName
+    rows: int
+    columns: int
+    boxes: tuple[Box, ...]
+
+
+def load_regions() -> list[Region]:
+    """The device region table shipped in the package."""
+    text = resources.files("eucaim.deid").joinpath("data", "pixel_regions.toml").read_text(encoding="utf-8")
+    raw = tomllib.loads(text)
+    return [
+        Region(
+            manufacturer=str(r["manufacturer"]),
+            model=str(r.get("model", ".*")),
+            rows=int(r["rows"]),
+            columns=int(r["columns"]),
+            boxes=tuple(Box(*map(int, b)) for b in r["boxes"]),
+        )
+        for r in raw.get("region", [])
+    ]
+
+
+def region_boxes(ds: pydicom.Dataset, regions: Iterable[Region]) -> list[Box]:
+    """Boxes of every region that matches this instance's device and image size."""
+    manufacturer = str(ds.get("Manufacturer", "") or "")
+    model = str(ds.get("ManufacturerModelName", "") or "")
+    rows, columns = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    boxes: list[Box] = []
+    for region in regions:
+        if (region.rows, region.columns) != (rows, columns):
+            continue
+        if re.fullmatch(region.manufacturer, manufacturer, re.IGNORECASE) and re.fullmatch(
+            region.model, model, re.IGNORECASE
+        ):
+            boxes.extend(region.boxes)
+    return boxes
+
+
+def _unsupported(why: str) -> DeidentificationError:
+    return DeidentificationError(
+        f"pixel data cannot be cleaned: {why}; quarantined", reason="pixel_encoding_unsupported"
+    )
+
+
+def pixel_view(ds: pydicom.Dataset) -> np.ndarray:
+    """A writable (frames, rows, columns, samples) view of a copy of the native pixel bytes.
+
+    Raises:
+        DeidentificationError: compressed or otherwise unsupported pixel encoding.
+    """
+    syntax = str(ds.file_meta.get("TransferSyntaxUID", "")) if hasattr(ds, "file_meta") else ""
+    if syntax not in NATIVE_SYNTAXES:
+        raise _unsupported(f"transfer syntax {syntax or 'unknown'} is compressed")
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip()
+    if photometric not in _SUPPORTED_PHOTOMETRIC:
+        raise _unsupported(f"photometric interpretation {photometric or 'missing'}")
+    bits = int(ds.get("BitsAllocated", 0) or 0)
+    if bits not in (8, 16, 32):
+        raise _unsupported(f"BitsAllocated {bits}")
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    rows, columns = int(ds.Rows), int(ds.Columns)
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
+    dtype = np.dtype(f"{'>' if syntax == _BIG_ENDIAN else '<'}{'i' if signed else 'u'}{bits // 8}")
+    data = bytearray(ds.PixelData)
+    needed = frames * rows * columns * samples * dtype.itemsize
+    if len(data) < needed:
+        raise _unsupported("pixel data is shorter than its attributes say")
+    flat = np.frombuffer(data, dtype=dtype, count=frames * rows * columns * samples)
+    if samples > 1 and int(ds.get("PlanarConfiguration", 0) or 0) == 1:
+        return flat.reshape(frames, samples, rows, columns).transpose(0, 2, 3, 1)
+    return flat.reshape(frames, rows, columns, samples)
+
+
+def luminance(view: np.ndarray, frame: int, photometric: str) -> np.ndarray:
+    """One frame as 8-bit grey (text bright or dark, as displayed) for OCR."""
+    image = view[frame].astype(np.float64)
+    grey = image[..., 0] if photometric != "RGB" else image @ np.array([0.299, 0.587, 0.114])
+    low, high = float(grey.min()), float(grey.max())
+    scaled = np.zeros_like(grey) if high <= low else (grey - low) * (255.0 / (high - low))
+    if photometric == "MONOCHROME1":
+        scaled = 255.0 - scaled
+    out: np.ndarray = scaled.astype(np.uint8)
+    return out
+
+
+def redact(ds: pydicom.Dataset, boxes: Sequence[Box], *, pad: int = 2) -> int:
+    """Black out ``boxes`` (grown by ``pad``) in every frame; returns how many boxes were applied.
+
+    Black is the lowest stored value for MONOCHROME2/RGB/YBR and the highest for MONOCHROME1.
+    """
+    if not boxes:
+        return 0
+    view = pixel_view(ds)
+    rows, columns = view.shape[1], view.shape[2]
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip()
+    info = np.iinfo(view.dtype)
+    black = info.max if photometric == "MONOCHROME1" else (info.min if view.dtype.kind == "i" else 0)
+    if photometric.startswith("YBR"):
+        black_pixel = np.array([0, 128, 128] if view.dtype.itemsize == 1 else [0, 0, 0], dtype=view.dtype)
+    else:
+        black_pixel = np.full(view.shape[3], black, dtype=view.dtype)
+    applied = 0
+    for box in boxes:
+        top, left = max(box.y - pad, 0), max(box.x - pad, 0)
+        bottom, right = min(box.y + box.h + pad, rows), min(box.x + box.w + pad, columns)
+        if top < bottom and left < right:
+            view[:, top:bottom, left:right, :] = black_pixel
+            applied += 1
+    ds.PixelData = bytes(np.ascontiguousarray(_native_order(view, ds)).tobytes())
+    return applied
+
+
+def _native_order(view: np.ndarray, ds: pydicom.Dataset) -> np.ndarray:
+    """Back to the file's byte layout (planar configuration 1 stores samples plane by plane)."""
+    if view.shape[3] > 1 and int(ds.get("PlanarConfiguration", 0) or 0) == 1:
+        return view.transpose(0, 3, 1, 2)
+    return view
