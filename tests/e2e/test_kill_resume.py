@@ -2,9 +2,11 @@
 
 A push of over a thousand instances runs as its own process against a real node and is killed
 (``kill -9``, no chance to clean up) at seeded random points: twice while de-identifying, twice
-while sending. Each time ``push`` is simply started again. In the end the node holds exactly the
-expected de-identified instances, each once and byte-identical to what the workspace recorded,
-every row is verified, and one more ``push`` says there is nothing to do.
+while sending, all through a network that answers some requests with 503 and drops some
+connections (tests/support/fault_proxy.py). Each time ``push`` is simply started again. In the
+end the node holds exactly the expected de-identified instances, each once and byte-identical to
+what the workspace recorded, every row is verified, and one more ``push`` says there is nothing
+to do.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from eucaim.ingest.state.states import InstanceState
 from eucaim.ingest.workspace import Workspace
 from eucaim.node.db import session_scope
 from eucaim.node.models import Instance
+from tests.support.fault_proxy import FaultProxy, Faults
 from tests.support.node_server import SeededNode
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -150,14 +153,21 @@ def _reap_orphans(sid: int) -> int:
     return len(orphans)
 
 
+@pytest.fixture
+def flaky_node(seeded_node: SeededNode) -> Iterator[FaultProxy]:
+    """The node behind a mildly faulty network: some 503s and some dropped connections."""
+    with FaultProxy(seeded_node.url, Faults(error_rate=0.05, drop_rate=0.05), seed=SEED) as proxy:
+        yield proxy
+
+
 def test_push_killed_four_times_ends_with_every_instance_once(
-    seeded_node: SeededNode, tmp_path: Path
+    seeded_node: SeededNode, flaky_node: FaultProxy, tmp_path: Path
 ) -> None:
     cohort = generate_cohort(tmp_path / "cohort", patients=12, image_size=16, slices=(15, 17))
     total = len(cohort.files)
     assert total >= 1000
     ws_path = tmp_path / "ws"
-    node_config = NodeConfig(url=seeded_node.url, biobank=seeded_node.biobank)
+    node_config = NodeConfig(url=flaky_node.url, biobank=seeded_node.biobank)
     with Workspace.create(ws_path, node_config, token=seeded_node.ingester_token) as ws:
         scan_paths(ws.state, [cohort.root])
     state_db = ws_path / "state.db"
@@ -191,10 +201,14 @@ def test_push_killed_four_times_ends_with_every_instance_once(
     final, seconds, _ = _run_until(ws_path, None)
     out, err = final.communicate()
     logger.warning(
-        "kill/resume: %d instances, %.1f s in all, final push %.1f s; kills: %s",
+        "kill/resume: %d instances, %.1f s in all, final push %.1f s; network: %d requests, injected %s, "
+        "dropped %s; kills: %s",
         total,
         time.monotonic() - started,
         seconds,
+        flaky_node.stats.requests,
+        dict(flaky_node.stats.injected),
+        dict(flaky_node.stats.dropped),
         "; ".join(
             f"{o.label} at {o.at_s:.1f} s ({dict(o.progress)}, node held {o.node_held}, {o.orphans} orphans)"
             for o in outcomes
