@@ -73,6 +73,7 @@ def _read_checked(src: Path, data: bytes | None) -> pydicom.Dataset:
         raise InvalidDicomError(
             f"{src.name} is not a DICOM Part 10 file (no DICM preamble)",
             path=src,
+            reason="not_dicom",
             hint="check the file is DICOM; raw datasets without file meta are not accepted",
         ) from exc
     except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError, NotImplementedError) as exc:
@@ -80,6 +81,7 @@ def _read_checked(src: Path, data: bytes | None) -> pydicom.Dataset:
         raise InvalidDicomError(
             f"{src.name} cannot be parsed as DICOM ({type(exc).__name__}); it may be truncated",
             path=src,
+            reason="invalid_dicom",
             hint="re-export the file from the source system",
         ) from exc
     _check_complete(ds, src, data)
@@ -88,6 +90,7 @@ def _read_checked(src: Path, data: bytes | None) -> pydicom.Dataset:
         raise InvalidDicomError(
             f"{src.name} lacks required attribute(s) {', '.join(missing)}",
             path=src,
+            reason="missing_attribute",
             hint="the file cannot be tracked or referenced without them; fix it at the source",
         )
     _check_pixel_length(ds, src)
@@ -118,6 +121,7 @@ def _check_complete(ds: pydicom.Dataset, src: Path, data: bytes) -> None:
         raise InvalidDicomError(
             f"{src.name} ends inside its last element; the file is truncated",
             path=src,
+            reason="truncated",
             hint="re-export the file from the source system",
         )
 
@@ -140,7 +144,9 @@ def _check_pixel_length(ds: pydicom.Dataset, src: Path) -> None:
         )
     except (AttributeError, TypeError, ValueError) as exc:
         raise InvalidDicomError(
-            f"{src.name} has pixel data but no usable Rows/Columns/BitsAllocated", path=src
+            f"{src.name} has pixel data but no usable Rows/Columns/BitsAllocated",
+            path=src,
+            reason="missing_attribute",
         ) from exc
     if str(ds.get("PhotometricInterpretation", "")) in ("YBR_FULL_422", "YBR_PARTIAL_422"):
         expected = expected * 2 // 3  # chroma subsampled horizontally: 2 samples per pixel, not 3
@@ -150,6 +156,7 @@ def _check_pixel_length(ds: pydicom.Dataset, src: Path) -> None:
             f"{src.name}: pixel data holds {have // 8} bytes, {(expected + 7) // 8} expected; "
             "the file is truncated",
             path=src,
+            reason="truncated",
             hint="re-export the file from the source system",
         )
 
@@ -165,7 +172,11 @@ def deidentify_file(src: Path, dst: Path, deidentifier: Deidentifier) -> FileOut
     try:
         raw = src.read_bytes()
     except OSError as exc:
-        raise InvalidDicomError(f"cannot read {src.name}: {exc.strerror}", path=src) from exc
+        raise InvalidDicomError(
+            f"cannot read {src.name}: {exc.strerror}", path=src, reason="unreadable"
+        ) from exc
+    if not raw:
+        raise InvalidDicomError(f"{src.name} is empty (0 bytes)", path=src, reason="empty")
     with pydicom_quiet():  # also around reading the result: kept values decode lazily
         ds = read_dicom(src, raw)
         outcome = deidentifier.deidentify(ds)

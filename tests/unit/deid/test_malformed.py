@@ -23,14 +23,24 @@ from .conftest import PHI, SECRET, make_instance
 EUCAIM = Deidentifier(load_profile("eucaim"), SECRET)
 
 
-@pytest.mark.parametrize("kind", ["not_dicom", "truncated", "unreadable", "no_sop_uid", "empty"])
-def test_scanner_failure_modes_are_refused(tmp_path: Path, kind: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("not_dicom", "not_dicom"),
+        ("truncated", "truncated"),
+        ("unreadable", "unreadable"),
+        ("no_sop_uid", "missing_attribute"),
+        ("empty", "empty"),
+    ],
+)
+def test_scanner_failure_modes_are_refused(tmp_path: Path, kind: str, reason: str) -> None:
     src = write_malformed_examples(tmp_path / "in")[kind]
     dst = tmp_path / "out" / "x.dcm"
     with pytest.raises(InvalidDicomError) as info:
         deidentify_file(src, dst, EUCAIM)
     assert info.value.path == src
-    assert str(info.value)  # says what failed
+    assert info.value.reason == reason
+    assert src.name in str(info.value)  # says what failed, on which file
     assert not dst.exists()
 
 
