@@ -43,7 +43,8 @@ def test_config_saves_the_pacs_section_and_says_what_to_register(
         pass
 
     result = run(ws, "pacs", "config", "--host", "127.0.0.1", "--port", str(orthanc.dicom_port),
-                 "--called-aet", orthanc.aet, "--calling-aet", "EUCAIMRCV", "--receiver-port", "11112")  # fmt: skip
+                 "--called-aet", orthanc.aet, "--calling-aet", "EUCAIMRCV",
+                 "--receiver-port", "11112")  # fmt: skip
 
     assert result.exit_code == 0, result.output
     saved = tomllib.loads((ws / "config.toml").read_text())["pacs"]

@@ -1,0 +1,134 @@
+"""`eucaim-ingest receive` as a process: a dcmtk storescu burst lands indexed, SIGTERM stops it cleanly."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pydicom.uid import generate_uid
+
+from eucaim.ingest.config import NodeConfig
+from eucaim.ingest.workspace import Workspace
+from tests.integration.sources.studies import write_instance
+from tests.support.orthanc import free_port
+
+pytestmark = pytest.mark.e2e
+
+AET = "EUCAIMRX"
+
+
+def require_storescu() -> str:
+    path = shutil.which("storescu")
+    if path is None:
+        pytest.skip("dcmtk's storescu is not installed: apt-get install dcmtk")
+    return path
+
+
+def wait_for_port(port: int, process: subprocess.Popen[str], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"receive exited early: {process.communicate()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("receive did not start listening")
+
+
+def start_receive(ws: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", "from eucaim.ingest.cli import main; main()", "receive", *args,
+         "--workspace", str(ws)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+
+
+def storescu(port: int, folder: Path, calling: str = "PACS") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [require_storescu(), "-aet", calling, "-aec", AET, "+sd", "127.0.0.1", str(port), str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        # Debian's dcmtk leaves Nagle's algorithm on unless told (each file would wait ~40 ms).
+        env={**os.environ, "TCP_NODELAY": "1"},
+    )
+
+
+def write_study(folder: Path, count: int) -> list[str]:
+    folder.mkdir(parents=True)
+    study, series = str(generate_uid()), str(generate_uid())
+    return [
+        write_instance(folder / f"{n:03d}.dcm", patient_id="RXPAT", accession="RXACC", study_uid=study,
+                       series_uid=series, study_date="20240101", modality="CT", number=n)
+        for n in range(count)
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    with Workspace.create(ws, NodeConfig(url="http://127.0.0.1:9", biobank="bb"), token="t"):
+        pass
+    return ws
+
+
+def test_receive_indexes_a_storescu_burst_until_sigterm(workspace: Path, tmp_path: Path) -> None:
+    uids = write_study(tmp_path / "send", 60)
+    port = free_port()
+    process = start_receive(workspace, "--ae-title", AET, "--port", str(port), "--bind", "127.0.0.1",
+                            "--allow-aet", "PACS")  # fmt: skip
+    try:
+        wait_for_port(port, process)
+        sent = storescu(port, tmp_path / "send")
+        refused = storescu(port, tmp_path / "send", calling="INTRUDER")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+
+    assert sent.returncode == 0, sent.stderr
+    assert refused.returncode != 0  # not an allowed sender
+    assert process.returncode == 0, err
+    assert f"receiving as AE title {AET} on 127.0.0.1:{port}, accepting only PACS" in out
+    assert "stopped: 60 instances received, 60 indexed" in out
+    assert "RXPAT" not in out + err
+    with Workspace.open(workspace) as ws:
+        assert sorted(r.sop_uid for r in ws.state.instances()) == sorted(uids)
+        assert all(
+            Path(r.path).parent == workspace.absolute() / "incoming" / "received"
+            for r in ws.state.instances()
+        )
+
+
+def test_receive_on_a_busy_port_fails_with_a_hint(workspace: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        process = start_receive(workspace, "--ae-title", AET, "--port", str(port), "--bind", "127.0.0.1")
+        _out, err = process.communicate(timeout=30)
+
+    assert process.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "choose a free port" in err
+
+
+def test_receive_without_ae_title_or_port_says_where_to_set_them(workspace: Path) -> None:
+    process = start_receive(workspace)
+    _out, err = process.communicate(timeout=30)
+
+    assert process.returncode == 1
+    assert "needs an AE title and a port" in err
+    assert "--receiver-port" in err
