@@ -224,6 +224,11 @@ class XnatTarget:
             self._listings[label] = (now, digests)
         return digests
 
+    def forget_listings(self) -> None:
+        """Drop cached session listings, so the next checks ask XNAT afresh (e.g. before a release)."""
+        with self._lock:
+            self._listings.clear()
+
     def list_instances(self, study_uid: str, series_uid: str) -> set[str]:
         """SOPInstanceUIDs of the series whose MD5 (recorded when zipped) XNAT lists in the session."""
         known = self.index.session_of(study_uid)
