@@ -14,7 +14,7 @@ import shutil
 import ssl
 import stat
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -359,7 +359,9 @@ def pacs_check(config: WorkspaceConfig) -> Check:
     from eucaim.ingest.sources.pacs import PacsClient
 
     try:
-        client = PacsClient(pacs_config(config))
+        # A PACS behind a firewall that drops packets would otherwise hold the checklist 30 s.
+        settings = pacs_config(config)
+        client = PacsClient(replace(settings, timeout=min(settings.timeout, TIMEOUT_S)))
         elapsed = client.echo()
     except EucaimError as exc:
         return _failed("PACS", exc)

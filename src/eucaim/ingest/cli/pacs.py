@@ -236,6 +236,10 @@ class RetrieveProgress:
             self.progress.update(self.instances, advance=1, rate=f"{self._received / elapsed:.1f} inst/s")
         elif isinstance(event, StudyFinished):
             self.progress.update(self.studies, advance=1)
+            # Instances an earlier run fetched were not received now but count as done.
+            earlier = event.outcome.present - event.outcome.received
+            if earlier > 0:
+                self.progress.update(self.instances, advance=earlier)
             if event.outcome.error:
                 self.progress.console.print(
                     f"[red]✗[/] study {event.outcome.study_uid}: {event.outcome.error}"
