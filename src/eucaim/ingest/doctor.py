@@ -13,11 +13,11 @@ import os
 import shutil
 import ssl
 import stat
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -339,9 +339,16 @@ def eucaim_node_checks(
     return [*reach, proxy, *access]
 
 
-TargetChecks = Callable[..., list[Check]]
+class TargetChecks(Protocol):
+    """The checks of one target kind: reachability, TLS, proxy, credentials, rights, in that order."""
 
-# One function per target kind (NodeConfig.kind); XNAT checks plug in here.
+    def __call__(
+        self, ws: Workspace, *, env: Mapping[str, str], now: datetime, transport: httpx.BaseTransport | None
+    ) -> list[Check]: ...
+
+
+# One function per target kind (NodeConfig.kind). XNAT checks plug in here; ``proxy_check``,
+# ``probe_node``-style TLS inspection and ``tls_check`` serve any HTTPS target.
 TARGET_CHECKS: dict[str, TargetChecks] = {"eucaim": eucaim_node_checks}
 
 
