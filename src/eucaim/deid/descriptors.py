@@ -7,6 +7,7 @@ a date, are taken out. Pure: the identifying values are passed in.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -82,40 +83,54 @@ def collect_identifiers(ds: pydicom.Dataset) -> frozenset[str]:
     for tag in _IDENTIFYING_TAGS:
         if tag not in ds:
             continue
-        for text in _texts(ds[tag].value):
+        raw = ds.get_item(tag)
+        value: object = raw.value
+        if isinstance(value, bytes) and value.isascii() and b"\x1b" not in value:
+            # ASCII reads the same in every character set (bar ISO 2022 escapes): skip
+            # pydicom's decoding on this hot path.
+            value = value.decode("ascii").strip(" \x00").split("\\")
+        elif not isinstance(raw, pydicom.DataElement) or isinstance(value, bytes):
+            value = ds[tag].value
+        for text in _texts(value):
             found.update(v.strip() for v in _variants(text) if v.strip())
     return frozenset(found)
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(identifiers: frozenset[str]) -> tuple[re.Pattern[str] | None, re.Pattern[bytes] | None]:
+    """The text and byte patterns for one set of identifiers."""
+    # Values under three characters ("1", "AB") identify no one and match everywhere.
+    words = sorted({w for w in identifiers if len(w) >= _MIN_NAME_PART}, key=len, reverse=True)
+    # Long values (whole names, IDs, dates) go wherever they appear, even run into other
+    # text; short ones (name parts) only as words, bounded by anything but a letter or
+    # digit, so "DOE_JOHN" and "JOHN-T1" match but "DOEBLIN" does not.
+    patterns = [
+        re.escape(w) if len(w) >= _UNBOUNDED_FROM else rf"(?<![^\W_]){re.escape(w)}(?![^\W_])" for w in words
+    ]
+    text = re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
+    # Byte patterns for values kept undecoded; only identifiers with a letter in them, since
+    # a numeric ID would match ordinary numbers (a PatientID "120" and a KVP of 120).
+    lettered = [w for w in words if re.search(r"[^\W\d_]", w)]
+    data = (
+        re.compile(
+            b"|".join(
+                rb"(?<![A-Za-z0-9])" + re.escape(w.encode("utf-8", "replace")) + rb"(?![A-Za-z0-9])"
+                for w in lettered
+            ),
+            re.IGNORECASE,
+        )
+        if lettered
+        else None
+    )
+    return text, data
 
 
 class Scrubber:
     """Removes a fixed set of identifying values and the generic ID/date patterns from text."""
 
     def __init__(self, identifiers: Iterable[str]) -> None:
-        # Values under three characters ("1", "AB") identify no one and match everywhere.
-        words = sorted({w for w in identifiers if len(w) >= _MIN_NAME_PART}, key=len, reverse=True)
-        # Long values (whole names, IDs, dates) go wherever they appear, even run into other
-        # text; short ones (name parts) only as words, bounded by anything but a letter or
-        # digit, so "DOE_JOHN" and "JOHN-T1" match but "DOEBLIN" does not.
-        patterns = [
-            re.escape(w) if len(w) >= _UNBOUNDED_FROM else rf"(?<![^\W_]){re.escape(w)}(?![^\W_])"
-            for w in words
-        ]
-        self._values = re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
-
-        # Byte patterns for values kept undecoded; only identifiers with a letter in them, since
-        # a numeric ID would match ordinary numbers (a PatientID "120" and a KVP of 120).
-        lettered = [w for w in words if re.search(r"[^\W\d_]", w)]
-        self._bytes = (
-            re.compile(
-                b"|".join(
-                    rb"(?<![A-Za-z0-9])" + re.escape(w.encode("utf-8", "replace")) + rb"(?![A-Za-z0-9])"
-                    for w in lettered
-                ),
-                re.IGNORECASE,
-            )
-            if lettered
-            else None
-        )
+        # Instances of one study share their identifiers: compile once per set.
+        self._values, self._bytes = _compile(frozenset(identifiers))
 
     def found_in_bytes(self, data: bytes) -> bool:
         """Whether raw value bytes contain one of the identifiers that have a letter in them."""
