@@ -17,6 +17,7 @@ from pathlib import Path
 import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
+from pydicom.uid import UID
 
 from eucaim.deid.engine import Deidentifier, DeidOutcome
 from eucaim.deid.quiet import pydicom_quiet
@@ -68,14 +69,11 @@ def _read_checked(src: Path, data: bytes | None) -> pydicom.Dataset:
     try:
         if data is None:
             data = src.read_bytes()
-        ds = pydicom.dcmread(BytesIO(data))
-    except PydicomInvalidDicomError as exc:
-        raise InvalidDicomError(
-            f"{src.name} is not a DICOM Part 10 file (no DICM preamble)",
-            path=src,
-            reason="not_dicom",
-            hint="check the file is DICOM; raw datasets without file meta are not accepted",
-        ) from exc
+        ds: pydicom.Dataset
+        try:
+            ds = pydicom.dcmread(BytesIO(data))
+        except PydicomInvalidDicomError as exc:
+            ds = _read_without_preamble(src, data, exc)
     except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError, NotImplementedError) as exc:
         # Anything else escapes to read_dicom's catch-all; these are the expected shapes of damage.
         raise InvalidDicomError(
@@ -94,6 +92,30 @@ def _read_checked(src: Path, data: bytes | None) -> pydicom.Dataset:
             hint="the file cannot be tracked or referenced without them; fix it at the source",
         )
     _check_pixel_length(ds, src)
+    return ds
+
+
+_SYNTAX_OF_ENCODING = {
+    (True, True): "1.2.840.10008.1.2",  # implicit VR little endian
+    (False, True): "1.2.840.10008.1.2.1",  # explicit VR little endian
+    (False, False): "1.2.840.10008.1.2.2",  # explicit VR big endian
+}
+
+
+def _read_without_preamble(src: Path, data: bytes, exc: Exception) -> pydicom.Dataset:
+    """Old exports write the bare dataset, without preamble or file meta: accept those only if
+    they read as an identifiable instance, and record the encoding pydicom detected."""
+    ds = pydicom.dcmread(BytesIO(data), force=True)
+    syntax = _SYNTAX_OF_ENCODING.get(tuple(getattr(ds, "original_encoding", (None, None))))
+    if syntax is None or "SOPInstanceUID" not in ds or "SOPClassUID" not in ds:
+        raise InvalidDicomError(
+            f"{src.name} is not a DICOM file (no DICM preamble, and no dataset without one)",
+            path=src,
+            reason="not_dicom",
+            hint="check the file is DICOM",
+        ) from exc
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = UID(syntax)
     return ds
 
 

@@ -115,3 +115,14 @@ def test_missing_sop_instance_uid_is_refused(tmp_path: Path, write_instance: Wri
     del ds.SOPInstanceUID
     with pytest.raises(InvalidDicomError, match="SOPInstanceUID"):
         deidentify_file(write_instance(ds), tmp_path / "o.dcm", Deidentifier(load_profile("eucaim"), SECRET))
+
+
+def test_bare_dataset_without_preamble_is_accepted_with_its_encoding(tmp_path: Path) -> None:
+    import pydicom.data
+
+    src = Path(pydicom.data.__file__).parent / "test_files" / "rtstruct.dcm"  # no preamble, no meta
+    outcome = deidentify_file(src, tmp_path / "o.dcm", Deidentifier(load_profile("eucaim"), SECRET))
+    out = pydicom.dcmread(tmp_path / "o.dcm")
+    assert out.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2"  # implicit VR, as detected
+    assert out.Modality == "RTSTRUCT" and outcome.sop_instance_uid.startswith("2.25.")
+    assert len(out.StructureSetROISequence) == len(pydicom.dcmread(src, force=True).StructureSetROISequence)
