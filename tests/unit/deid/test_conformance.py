@@ -77,3 +77,21 @@ def test_truncated_rt_plan_is_refused(tmp_path: Path) -> None:
     src = Path(pydicom.data.__file__).parent / "test_files" / "rtplan_truncated.dcm"
     with pytest.raises(InvalidDicomError, match="truncated"):
         deidentify_file(src, tmp_path / "o.dcm", Deidentifier(load_profile("eucaim"), SECRET))
+
+
+@needs_dciodvfy
+def test_no_new_dciodvfy_errors_on_the_synthetic_cohort(tmp_path: Path) -> None:
+    from eucaim.dicom.synthetic import generate_cohort
+
+    generate_cohort(tmp_path / "cohort", patients=2, image_size=16, slices=(2, 2))
+    sources = sorted((tmp_path / "cohort" / "dicom").rglob("*.dcm"))
+    assert sources
+    deidentifier = Deidentifier(load_profile("eucaim"), SECRET)
+    regressions = {}
+    for i, src in enumerate(sources):
+        dst = tmp_path / "out" / f"{i}.dcm"
+        deidentify_file(src, dst, deidentifier)
+        new = _errors(dst) - _errors(src)
+        if new:
+            regressions[src.name] = sorted(new)
+    assert regressions == {}
