@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -28,6 +29,7 @@ from eucaim.ingest.sources.query import StudyMatch, StudyQuery
 from eucaim.ingest.sources.querylist import QueryColumn, parse_date, read_query_list
 from eucaim.ingest.sources.receiver import Receiver
 from eucaim.ingest.sources.resume import get_missing
+from eucaim.ingest.sources.writer import remove_partial_files
 from eucaim.ingest.state.db import StateDB
 
 logger = logging.getLogger(__name__)
@@ -296,34 +298,52 @@ def retrieve_studies(
         )
     indexer = WorkspaceIndexer(state, on_event)
     report = RetrieveReport(method=method)
-    for index, study in enumerate(studies, start=1):
-        folder = incoming / study.study_uid
-        if on_event is not None:
-            on_event(StudyStarted(index, len(studies), study.study_uid, study.instance_count))
-        try:
-            if method is RetrieveMethod.GET:
-                outcome = _get_study(client, study, folder, indexer)
-            else:
-                assert receiver_port is not None
-                outcome = _move_study(client, study, folder, indexer, receiver_port, receiver_bind)
-        except (PacsError, TransientError) as exc:
-            outcome = StudyOutcome(
-                study.study_uid, folder, study.instance_count, 0, _count_files(folder), error=str(exc)
+    with ExitStack() as stack:
+        receiver = None
+        if method is RetrieveMethod.MOVE:
+            assert receiver_port is not None
+            # One receiver for the whole run (restarting it per study costs its shutdown poll);
+            # its destination folder follows the study being moved.
+            aet = client.config.calling_aet
+            receiver = Receiver(aet, receiver_port, incoming, indexer, bind_address=receiver_bind)
+            stack.enter_context(receiver)
+        for index, study in enumerate(studies, start=1):
+            if on_event is not None:
+                on_event(StudyStarted(index, len(studies), study.study_uid, study.instance_count))
+            outcome = _retrieve_one(client, study, incoming / study.study_uid, indexer, receiver)
+            report.studies.append(outcome)
+            logger.info(
+                "retrieve of study %d/%d: %s, %d received",
+                index,
+                len(studies),
+                "complete" if outcome.is_complete else "incomplete",
+                outcome.received,
             )
-        # Files written just before a crash, or by an earlier interrupted run, get indexed too.
-        indexer.sweep(folder)
-        report.studies.append(outcome)
-        logger.info(
-            "retrieve of study %d/%d: %s, %d received",
-            index,
-            len(studies),
-            "complete" if outcome.is_complete else "incomplete",
-            outcome.received,
-        )
-        if on_event is not None:
-            on_event(StudyFinished(outcome))
+            if on_event is not None:
+                on_event(StudyFinished(outcome))
     report.indexed, report.problems = indexer.indexed, indexer.problems
     return report
+
+
+def _retrieve_one(
+    client: PacsClient,
+    study: StudyMatch,
+    folder: Path,
+    indexer: WorkspaceIndexer,
+    receiver: Receiver | None,
+) -> StudyOutcome:
+    try:
+        if receiver is None:
+            outcome = _get_study(client, study, folder, indexer)
+        else:
+            outcome = _move_study(client, study, folder, receiver)
+    except (PacsError, TransientError) as exc:
+        outcome = StudyOutcome(
+            study.study_uid, folder, study.instance_count, 0, _count_files(folder), error=str(exc)
+        )
+    # Files written just before a crash, or by an earlier interrupted run, get indexed too.
+    indexer.sweep(folder)
+    return outcome
 
 
 def _get_study(
@@ -344,28 +364,24 @@ def _get_study(
     )
 
 
-def _move_study(
-    client: PacsClient,
-    study: StudyMatch,
-    folder: Path,
-    indexer: WorkspaceIndexer,
-    port: int,
-    bind: str,
-) -> StudyOutcome:
-    aet = client.config.calling_aet
-    # One receiver per study, so each study lands in its own folder (as with C-GET, where the
-    # folder is what a resume compares against).
-    with Receiver(aet, port, folder, indexer, bind_address=bind) as receiver:
-        result = client.move_study(study.study_uid, aet)
-        received = receiver.stored
-    missing = result.failed_sop_uids
+def _move_study(client: PacsClient, study: StudyMatch, folder: Path, receiver: Receiver) -> StudyOutcome:
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_partial_files(folder)
+    # The PACS finishes every C-STORE sub-operation before its final C-MOVE response, so nothing
+    # of this study can arrive after the destination moves on to the next one.
+    receiver.writer.dest_dir = folder
+    before = receiver.stored
+    result = client.move_study(study.study_uid, receiver.ae_title)
+    received = receiver.stored - before
     error = None
     if not result.is_complete:
         error = f"the PACS reported {result.failed} failed and {result.warning} warning sub-operations"
     elif result.completed == 0 and received == 0:
         error = "the PACS sent no instances for this study (deleted since the search?)"
     expected = result.completed + result.failed + result.warning or study.instance_count
-    return StudyOutcome(study.study_uid, folder, expected, received, _count_files(folder), error, missing)
+    return StudyOutcome(
+        study.study_uid, folder, expected, received, _count_files(folder), error, result.failed_sop_uids
+    )
 
 
 def _count_files(folder: Path) -> int:
