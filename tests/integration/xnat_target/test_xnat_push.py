@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pydicom
 import pytest
 import xnat
@@ -69,3 +71,27 @@ def test_push_archives_every_instance_once_under_its_pseudonym(
 
 def _imports(site: XnatSite) -> int:
     return sum(1 for r in site.emulator.requests if r["path"] == "/data/services/import")
+
+
+def test_no_patient_identity_or_credential_reaches_the_logs(
+    ws: Workspace, xnat_site: XnatSite, cohort: Cohort, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    xnat_site.emulator.drop_next_import(1, after_bytes=2048)  # retries log too
+    target = fast_target(ws)
+    summary = push(ws, target, OPTIONS)
+    xnat_site.emulator.expire_sessions()  # a re-login logs too
+    row = ws.state.instances()[0]
+    target.forget_listings()
+    assert row.out_sop_uid in target.list_instances(row.out_study_uid or "", row.out_series_uid or "")
+    assert target.session.logins == 2
+    target.close()
+    assert summary.ok, summary.why_not_ok()
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "logged in to XNAT" in text
+    for secret in (PASSWORD, ws.secret.decode()):
+        assert secret not in text
+    leaked = [s for s in cohort.phi_strings if s and s in text]
+    assert leaked == []
+    index = (ws.path / "xnat.db").read_bytes()
+    assert [s for s in cohort.phi_strings if len(s) > 3 and s.encode() in index] == []
