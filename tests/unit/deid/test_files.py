@@ -12,7 +12,7 @@ import pytest
 from eucaim.deid.engine import Deidentifier
 from eucaim.deid.files import FileOutcome, deidentify_file
 from eucaim.deid.profile import load_profile
-from eucaim.errors import InvalidDicomError
+from eucaim.errors import DeidentificationError, InvalidDicomError
 
 from .conftest import PHI, SECRET, UID_PHI, make_instance
 
@@ -126,3 +126,28 @@ def test_bare_dataset_without_preamble_is_accepted_with_its_encoding(tmp_path: P
     assert out.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2"  # implicit VR, as detected
     assert out.Modality == "RTSTRUCT" and outcome.sop_instance_uid.startswith("2.25.")
     assert len(out.StructureSetROISequence) == len(pydicom.dcmread(src, force=True).StructureSetROISequence)
+
+
+@pytest.mark.parametrize("profile", ["eucaim", "ps315-basic"])
+def test_no_identifying_string_of_the_synthetic_cohort_survives(tmp_path: Path, profile: str) -> None:
+    from eucaim.dicom.synthetic import generate_cohort
+
+    cohort = generate_cohort(tmp_path / "cohort", patients=3, image_size=16, slices=(2, 2))
+    deidentifier = Deidentifier(load_profile(profile), SECRET)
+    survivors: dict[str, list[str]] = {}
+    planted = sum(
+        s.upper().encode() in f.read_bytes().upper() for f in cohort.files for s in cohort.phi_strings
+    )
+    assert planted > 100  # the cohort really carries identity to remove
+    for i, src in enumerate(cohort.files):
+        dst = tmp_path / "out" / f"{i}.dcm"
+        try:
+            deidentify_file(src, dst, deidentifier)
+        except DeidentificationError as exc:
+            assert exc.reason == "burned_in_risk"  # the cohort's screen captures
+            continue
+        data = dst.read_bytes().upper()
+        found = [s for s in cohort.phi_strings if len(s) >= 4 and s.upper().encode("utf-8") in data]
+        if found:
+            survivors[src.name] = found
+    assert survivors == {}
