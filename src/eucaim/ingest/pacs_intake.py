@@ -365,6 +365,11 @@ def _get_study(
 
 
 def _move_study(client: PacsClient, study: StudyMatch, folder: Path, receiver: Receiver) -> StudyOutcome:
+    present = _count_files(folder)
+    if study.instance_count and present >= study.instance_count:
+        # C-MOVE cannot ask for only what is missing; a study already whole from an earlier run
+        # is not moved again (rewriting its files would send them through de-identification again).
+        return StudyOutcome(study.study_uid, folder, study.instance_count, 0, present)
     folder.mkdir(parents=True, exist_ok=True)
     remove_partial_files(folder)
     # The PACS finishes every C-STORE sub-operation before its final C-MOVE response, so nothing

@@ -170,6 +170,33 @@ def test_retrieve_by_c_move_through_our_receiver(pacs_ws: Path, studies: dict[st
     assert result.exit_code == 0, result.output
     assert "retrieved by C-MOVE: 3 of 3 studies complete, 7 instances received, 7 indexed" in result.stdout
     assert indexed(pacs_ws) == {s.study_uid: set(s.sop_uids) for s in studies.values()}
+    files = sorted((pacs_ws / "incoming").rglob("*.dcm"))
+    mtimes = [p.stat().st_mtime_ns for p in files]
+
+    again = run(pacs_ws, "pacs", "retrieve", "--date-from", "20240101", "--method", "move")
+
+    # Whole studies are not moved again, so their files (and index rows) stay as they were.
+    assert again.exit_code == 0, again.output
+    assert "3 of 3 studies complete, 0 instances received" in again.stdout
+    assert [p.stat().st_mtime_ns for p in files] == mtimes
+
+
+def test_c_move_that_the_pacs_cannot_deliver_lists_every_study_and_exits_1(
+    orthanc: OrthancServer, studies: dict[str, PacsStudy], pacs_ws: Path
+) -> None:
+    # Our receiver listens on another port than the one registered on the PACS for our AE title.
+    assert run(pacs_ws, "pacs", "config", "--host", orthanc.host, "--port", str(orthanc.dicom_port),
+               "--called-aet", orthanc.aet, "--receiver-port", str(free_port())).exit_code == 0  # fmt: skip
+
+    result = run(pacs_ws, "pacs", "retrieve", "--patient-id", "PAT1", "--method", "move")
+
+    assert result.exit_code == 1
+    assert "retrieved by C-MOVE: 0 of 2 studies complete, 0 instances received" in result.stdout
+    assert "Incomplete studies" in result.stdout
+    for key in ("ct_jan", "mr_mar"):
+        assert f"✗ study {studies[key].study_uid}: C-MOVE from PACS ORTHANC" in result.stdout
+    assert "knows the destination AE title EUCAIMRCV" in result.stdout
+    assert indexed(pacs_ws) == {}
 
 
 def test_retrieve_reports_what_the_pacs_lacks_and_completes_the_rest(
