@@ -32,10 +32,12 @@ _worker_deidentifier: Deidentifier | None = None
 PARENT_CHECK_S = 0.5
 
 
-def _init_worker(profile_name: str, secret: bytes, pseudonym_format: str) -> None:
+def _init_worker(profile_name: str, secret: bytes, pseudonym_format: str, parent: int) -> None:
     global _worker_deidentifier
+    # The push's PID comes from the push itself: a worker started just as the push died already
+    # has another parent.
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     _worker_deidentifier = Deidentifier(load_profile(profile_name), secret, pseudonym_format=pseudonym_format)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -104,7 +106,7 @@ def run_deidentify(
         ProcessPoolExecutor(
             max_workers=max(1, min(workers, len(rows))),
             initializer=_init_worker,
-            initargs=(cfg.profile, ws.secret, cfg.pseudonym_format),
+            initargs=(cfg.profile, ws.secret, cfg.pseudonym_format, os.getpid()),
         ) as pool,
         open(audit_path, "a", encoding="utf-8") as audit,
     ):
