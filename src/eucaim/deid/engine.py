@@ -11,24 +11,21 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import pydicom
 from pydicom.datadict import dictionary_keyword, dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
-from pydicom.dataset import FileMetaDataset
 from pydicom.multival import MultiValue
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
 from eucaim.deid.actions import DUMMY_TEXT, Action, dummy_value
 from eucaim.deid.burned_in import burned_in_risk
 from eucaim.deid.dates import shift_da, shift_dt
+from eucaim.deid.declare import declare, rebuild_file_meta
 from eucaim.deid.descriptors import Scrubber, collect_identifiers
 from eucaim.deid.ocr import find_text_boxes, tesseract_available
-from eucaim.deid.pixels import Box, load_regions, luminance, pixel_view, redact, region_boxes
-from eucaim.deid.profile import BASIC_PROFILE_CODE, OPTIONS, Profile
+from eucaim.deid.pixels import TextFinder, clean_burned_in, load_regions
+from eucaim.deid.profile import Profile
 from eucaim.deid.pseudonym import (
     DEFAULT_PSEUDONYM_FORMAT,
     derive_day_offset,
@@ -42,11 +39,8 @@ from eucaim.errors import DeidentificationError
 
 logger = logging.getLogger(__name__)
 
-# Finds burned-in text in one 8-bit grey frame; module-level functions keep it picklable.
-TextFinder = Callable[[np.ndarray], list[Box]]
 
 WELL_KNOWN_UID_PREFIX = "1.2.840.10008."
-IMPLEMENTATION_VERSION = "EUCAIM_DEID_1"
 _SCRUBBED_VRS = frozenset({"LO", "SH", "CS"})
 _LONG_TEXT_VRS = frozenset({"LT", "ST", "UT", "UC", "PN"})
 # Sequences are walked and kept short text is checked for the dataset's identifiers; code
@@ -188,8 +182,12 @@ class Deidentifier:
             if caught:
                 # pydicom's messages can quote values; count them instead of repeating them.
                 run.warnings.append(f"{len(caught)} warning(s) from the DICOM parser")
-            self._declare(ds, run)
-        self._rebuild_file_meta(ds)
+            if self.rules.decide(_TAG_PATIENT_ID, "LO") is Action.PSEUDONYM:
+                ds.PatientID = run.pseudonym
+            if self.rules.decide(_TAG_PATIENT_NAME, "PN") is Action.PSEUDONYM:
+                ds.PatientName = run.pseudonym
+            declare(ds, self.profile)
+        rebuild_file_meta(ds)
         audit: dict[str, object] = {
             "profile": {
                 "name": self.profile.name,
@@ -210,7 +208,7 @@ class Deidentifier:
         original_id, warnings_ = self._patient_key(ds)
         if risk is not None:
             if self._cleans_pixels and "PixelData" in ds:
-                warnings_.append(self._clean_pixels(ds, risk))
+                warnings_.append(clean_burned_in(ds, risk, self._regions, self._text_finder))
             elif self.profile.burned_in == "quarantine":
                 raise DeidentificationError(
                     f"possible burned-in identity: {risk}; quarantined (pixel cleaning is not enabled)",
@@ -226,24 +224,6 @@ class Deidentifier:
             warnings=warnings_,
             raw_ok=_writes_implicit(ds),
         )
-
-    def _clean_pixels(self, ds: pydicom.Dataset, risk: str) -> str:
-        """Black out the device's known regions and any text OCR finds; fail closed otherwise."""
-        boxes = region_boxes(ds, self._regions)
-        if self._text_finder is None and not boxes:
-            raise DeidentificationError(
-                f"possible burned-in identity: {risk}; no OCR engine and no known region for this device",
-                reason="burned_in_risk",
-            )
-        view = pixel_view(ds)  # fails closed on encodings that cannot be cleaned
-        if self._text_finder is not None:
-            photometric = str(ds.get("PhotometricInterpretation", "")).strip()
-            frames = sorted({0, view.shape[0] // 2, view.shape[0] - 1})
-            for frame in frames:
-                boxes.extend(self._text_finder(luminance(view, frame, photometric)))
-        applied = redact(ds, boxes)
-        ds.BurnedInAnnotation = "NO"
-        return f"pixel data cleaned: {applied} box(es) blacked out ({risk})"
 
     def _patient_key(self, ds: pydicom.Dataset) -> tuple[str, list[str]]:
         patient_id = str(ds.get("PatientID", "") or "").strip()
@@ -408,40 +388,3 @@ class Deidentifier:
         if elem.VR in _SCRUBBED_VRS:
             # A value scrubbed to nothing gets the dummy, so a required attribute stays present.
             _set(elem, [run.scrubber.scrub(str(v)) or DUMMY_TEXT for v in _values(elem.value)])
-
-    def _declare(self, ds: pydicom.Dataset, run: _Run) -> None:
-        if self.rules.decide(_TAG_PATIENT_ID, "LO") is Action.PSEUDONYM:
-            ds.PatientID = run.pseudonym
-        if self.rules.decide(_TAG_PATIENT_NAME, "PN") is Action.PSEUDONYM:
-            ds.PatientName = run.pseudonym
-        ds.PatientIdentityRemoved = "YES"
-        ds.DeidentificationMethod = f"eucaim {self.profile.name} {self.profile.version}"[:64]
-        codes = [BASIC_PROFILE_CODE, *((OPTIONS[o].code, OPTIONS[o].meaning) for o in self.profile.options)]
-        items = []
-        for value, meaning in codes:
-            item = pydicom.Dataset()
-            item.CodeValue = value
-            item.CodingSchemeDesignator = "DCM"
-            item.CodeMeaning = meaning
-            items.append(item)
-        ds.DeidentificationMethodCodeSequence = items
-        mode = self.profile.date_mode
-        ds.LongitudinalTemporalInformationModified = {"shift": "MODIFIED", "keep": "UNMODIFIED"}.get(
-            mode, "REMOVED"
-        )
-
-    def _rebuild_file_meta(self, ds: pydicom.Dataset) -> None:
-        """A fresh file meta group: nothing from the original's (source AE titles, etc.) survives."""
-        old = getattr(ds, "file_meta", None)
-        syntax = old.get("TransferSyntaxUID") if old is not None else None
-        meta = FileMetaDataset()
-        if "SOPClassUID" in ds:
-            meta.MediaStorageSOPClassUID = ds.SOPClassUID
-        if "SOPInstanceUID" in ds:
-            meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        meta.TransferSyntaxUID = UID(str(syntax)) if syntax else ExplicitVRLittleEndian
-        meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-        meta.ImplementationVersionName = IMPLEMENTATION_VERSION
-        ds.file_meta = meta
-        if hasattr(ds, "preamble"):
-            ds.preamble = b"\x00" * 128  # a preamble can hold a TIFF header with identity

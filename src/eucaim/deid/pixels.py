@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -35,6 +35,10 @@ class Box:
     y: int
     w: int
     h: int
+
+
+# Finds burned-in text in one 8-bit grey frame; module-level functions keep it picklable.
+TextFinder = Callable[[np.ndarray], list[Box]]
 
 
 @dataclass(frozen=True)
@@ -160,3 +164,29 @@ def _native_order(view: np.ndarray, ds: pydicom.Dataset) -> np.ndarray:
     if view.shape[3] > 1 and int(ds.get("PlanarConfiguration", 0) or 0) == 1:
         return view.transpose(0, 3, 1, 2)
     return view
+
+
+def clean_burned_in(
+    ds: pydicom.Dataset, risk: str, regions: Iterable[Region], text_finder: TextFinder | None
+) -> str:
+    """Black out the device's known regions and any text ``text_finder`` reads (first, middle
+    and last frame); set BurnedInAnnotation to NO; return a warning line for the audit.
+
+    Raises:
+        DeidentificationError: neither OCR nor a region is available (``burned_in_risk``), or
+            the encoding cannot be cleaned (``pixel_encoding_unsupported``).
+    """
+    boxes = region_boxes(ds, regions)
+    if text_finder is None and not boxes:
+        raise DeidentificationError(
+            f"possible burned-in identity: {risk}; no OCR engine and no known region for this device",
+            reason="burned_in_risk",
+        )
+    view = pixel_view(ds)  # fails closed on encodings that cannot be cleaned
+    if text_finder is not None:
+        photometric = str(ds.get("PhotometricInterpretation", "")).strip()
+        for frame in sorted({0, view.shape[0] // 2, view.shape[0] - 1}):
+            boxes.extend(text_finder(luminance(view, frame, photometric)))
+    applied = redact(ds, boxes)
+    ds.BurnedInAnnotation = "NO"
+    return f"pixel data cleaned: {applied} box(es) blacked out ({risk})"
