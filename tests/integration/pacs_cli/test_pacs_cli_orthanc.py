@@ -230,3 +230,14 @@ def test_move_without_receiver_port_says_how_to_set_it(
 
     assert result.exit_code == 1
     assert "--receiver-port" in str(result.exception)
+
+
+def test_retrieve_with_no_match_exits_1_without_retrieving(
+    pacs_ws: Path, studies: dict[str, PacsStudy]
+) -> None:
+    result = run(pacs_ws, "pacs", "retrieve", "--patient-id", "NOBODY")
+
+    assert result.exit_code == 1
+    assert "no study found for patient NOBODY" in result.stdout
+    assert "nothing to retrieve: no study on the PACS matches" in result.stdout
+    assert indexed(pacs_ws) == {}

@@ -299,6 +299,10 @@ def retrieve_command(
             list_file=list_file,
             list_column=list_column,
         )
+        if not found.studies:
+            print_unmatched(found)
+            console.print("[red]nothing to retrieve[/]: no study on the PACS matches")
+            raise typer.Exit(1)
         counts = [s.instance_count for s in found.studies]
         expected = sum(c for c in counts if c is not None) if None not in counts else None
         console.print(f"{len(found.studies)} studies to retrieve by C-{method.value.upper()}")
