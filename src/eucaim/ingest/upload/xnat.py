@@ -117,7 +117,10 @@ class XnatTarget:
                 failed[bad] = "XNAT could not parse this file as DICOM (import service answered 400)"
                 remaining = [i for i in remaining if i.sop_instance_uid != bad]
                 logger.info("XNAT refused one member of a zip for session %s; re-sending the rest", label)
-            if failed and self.dest == "archive":
+            if self.dest == "archive":
+                # XNAT keeps what it read before a refused member or a dropped connection in the
+                # prearchive; once the archive holds the session, those leftovers are only clutter
+                # (and would be archived twice by an auto-archiving project).
                 self._clean_prearchive(label)
             digests = self._digests(label, fresh=True)
         md5s = self.index.members(study_uid)
@@ -191,7 +194,7 @@ class XnatTarget:
         )
 
     def _clean_prearchive(self, label: str) -> None:
-        """Delete what a refused import left in the prearchive (XNAT keeps members read before the 400)."""
+        """Delete prearchive entries named ``label`` (left by refused or interrupted imports)."""
         try:
             for entry in prearchive_entries(self.session, self.project, label):
                 src = entry.get("url", "")
