@@ -45,8 +45,9 @@ def wait_for_port(port: int, process: subprocess.Popen[str], timeout: float = 20
 
 
 def start_receive(ws: Path, *args: str) -> subprocess.Popen[str]:
+    # -v logs at DEBUG, so the test also shows that no patient value reaches the log.
     return subprocess.Popen(
-        [sys.executable, "-c", "from eucaim.ingest.cli import main; main()", "receive", *args,
+        [sys.executable, "-c", "from eucaim.ingest.cli import main; main()", "-v", "receive", *args,
          "--workspace", str(ws)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -103,7 +104,9 @@ def test_receive_indexes_a_storescu_burst_until_sigterm(workspace: Path, tmp_pat
     assert process.returncode == 0, err
     assert f"receiving as AE title {AET} on 127.0.0.1:{port}, accepting only PACS" in out
     assert "stopped: 60 instances received, 60 indexed" in out
-    assert "RXPAT" not in out + err
+    assert "RXPAT" not in out + err and "RXACC" not in out + err
+    assert "stored one instance" in err  # DEBUG logging was on
+    assert not any(uid in err for uid in uids)
     with Workspace.open(workspace) as ws:
         assert sorted(r.sop_uid for r in ws.state.instances()) == sorted(uids)
         assert all(
