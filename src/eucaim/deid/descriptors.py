@@ -42,7 +42,7 @@ IDENTIFYING_KEYWORDS = (
     "AcquisitionDate",
     "ContentDate",
 )
-_IDENTIFYING_TAGS = tuple(int(tag_for_keyword(k) or 0) for k in IDENTIFYING_KEYWORDS)
+IDENTIFYING_TAGS = tuple(int(tag_for_keyword(k) or 0) for k in IDENTIFYING_KEYWORDS)
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec"
 _PATTERNS = (
     re.compile(r"\b\d{4}[-./]\d{1,2}[-./]\d{1,2}\b"),  # 2019-05-03, 2019.05.03
@@ -77,10 +77,14 @@ def _variants(text: str) -> Iterable[str]:
         yield from (f"{d}/{m}/{y}", f"{m}/{d}/{y}", f"{d}.{m}.{y}", f"{d}-{m}-{y}", f"{y}-{m}-{d}")
 
 
-def collect_identifiers(ds: pydicom.Dataset) -> frozenset[str]:
-    """The identifying strings of ``ds`` (top level) that cleaned descriptions must not contain."""
+def collect_identifiers(ds: pydicom.Dataset, tags: Iterable[int] | None = None) -> frozenset[str]:
+    """The identifying strings of ``ds`` (top level) that cleaned descriptions must not contain.
+
+    ``tags`` narrows ``IDENTIFYING_TAGS`` to those the profile does not keep (a profile that
+    retains institution identity must not then scrub the institution's name).
+    """
     found: set[str] = set()
-    for tag in _IDENTIFYING_TAGS:
+    for tag in IDENTIFYING_TAGS if tags is None else tags:
         if tag not in ds:
             continue
         raw = ds.get_item(tag)

@@ -22,7 +22,7 @@ from eucaim.deid.actions import DUMMY_TEXT, Action, dummy_value
 from eucaim.deid.burned_in import burned_in_risk
 from eucaim.deid.dates import shift_da, shift_dt
 from eucaim.deid.declare import declare, rebuild_file_meta
-from eucaim.deid.descriptors import Scrubber, collect_identifiers
+from eucaim.deid.descriptors import IDENTIFYING_TAGS, Scrubber, collect_identifiers
 from eucaim.deid.ocr import find_text_boxes, tesseract_available
 from eucaim.deid.pixels import TextFinder, clean_burned_in, load_regions
 from eucaim.deid.profile import Profile
@@ -93,6 +93,13 @@ def _name(tag: int) -> str:
     return keyword or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
+def _dictionary_vr(tag: int) -> str:
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return "UN"
+
+
 def _vr_of(raw: DataElement | RawDataElement, tag: int) -> str:
     """The element's VR; explicit UN on a public tag is resolved from the dictionary, as pydicom does."""
     if raw.VR and raw.VR != "UN":
@@ -151,6 +158,9 @@ class Deidentifier:
             text_finder = find_text_boxes if self._cleans_pixels and tesseract_available() else None
         self._text_finder: TextFinder | None = text_finder if callable(text_finder) else None
         self._regions = load_regions() if self._cleans_pixels else []
+        self._identifying_tags = tuple(
+            t for t in IDENTIFYING_TAGS if self.rules.decide(t, _dictionary_vr(t)) is not Action.KEEP
+        )
 
     def input_hash(self, data: bytes) -> str:
         """The salted (keyed) hash of an input file's bytes, for the audit trail."""
@@ -220,7 +230,7 @@ class Deidentifier:
             original_id=original_id,
             pseudonym=derive_patient_pseudonym(self._secret, original_id, fmt=self._format),
             days=derive_day_offset(self._secret, original_id),
-            scrubber=Scrubber(collect_identifiers(ds)),
+            scrubber=Scrubber(collect_identifiers(ds, self._identifying_tags)),
             warnings=warnings_,
             raw_ok=_writes_implicit(ds),
         )

@@ -115,6 +115,7 @@ class RuleSet:
         self.profile = profile
         self.date_mode = profile.date_mode
         self.retain_safe_private = "retain-safe-private" in profile.options
+        self.retain_uids = "retain-uids" in profile.options
         table = load_table()
         self._table = {r.tag: table_action(r, profile.options) for r in table}
         self._basic = {r.tag: table_action(r, ()) for r in table}
@@ -195,7 +196,9 @@ class RuleSet:
     def _default_by_vr(self, vr: str) -> Action | None:
         """UIDs are remapped and dates follow the date mode wherever they occur."""
         if vr == "UI":
-            return Action.UID
+            # Retain UIDs keeps every UID, listed or not: remapping only some would break
+            # references between the kept ones and the others.
+            return Action.KEEP if self.retain_uids else Action.UID
         if vr in ("DA", "DT", "TM"):
             return {"shift": Action.SHIFT, "keep": Action.KEEP}.get(self.date_mode, Action.REMOVE)
         return None
