@@ -391,7 +391,8 @@ def local_checks(ws: Workspace) -> list[Check]:
         checks.append(_failed("site secret", exc))
     try:
         profile = load_profile(ws.config.deid.profile)
-        checks.append(Check("de-identification profile", True, f"{profile.name} {profile.version} loads"))
+        detail = f"{profile.name} version {profile.version} loads"
+        checks.append(Check("de-identification profile", True, detail))
     except EucaimError as exc:
         checks.append(_failed("de-identification profile", exc))
     return checks
