@@ -52,7 +52,9 @@ _NEEDS_VALUE_ON_KEEP = _KEEP_SCRUBBED_VRS | {"SQ"}
 _BYTE_CHECKED_VRS = frozenset({"AE", "AS", "DS", "IS", "UR", "UN"})
 _TAG_PATIENT_ID = 0x00100020
 _TAG_PATIENT_NAME = 0x00100010
-_TAG_CONTENT_SEQUENCE = 0x0040A730
+# Sequences whose items are text and nothing else once cleaned: SR ContentSequence (TEXT items)
+# and a presentation state's TextObjectSequence.
+_TEXT_ITEM_SEQUENCES = frozenset({0x0040A730, 0x00700008})
 # Values from controlled vocabularies (code macro): never free text, never scrubbed.
 _CODED_TAGS = frozenset({0x00080100, 0x00080102, 0x00080103, 0x00080119, 0x00080120, 0x0008010F, 0x00080105})
 
@@ -91,6 +93,14 @@ def _name(tag: int) -> str:
     except KeyError:
         keyword = ""
     return keyword or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+def _is_emptied_text_item(item: pydicom.Dataset) -> bool:
+    if "ValueType" in item:  # an SR content item
+        return bool(item.ValueType == "TEXT" and "TextValue" not in item)
+    # a text object: its text is gone but its box or anchor is still there
+    placed = "BoundingBoxTopLeftHandCorner" in item or "AnchorPoint" in item
+    return placed and "UnformattedTextValue" not in item
 
 
 def _dictionary_vr(tag: int) -> str:
@@ -316,7 +326,7 @@ class Deidentifier:
                 return
             for item in elem.value:
                 self._clean(item, path, name + ">", run)
-            if path[-1] == _TAG_CONTENT_SEQUENCE:
+            if path[-1] in _TEXT_ITEM_SEQUENCES:
                 self._drop_emptied_text_items(elem, name, run)
             return
         if action is Action.KEEP:
@@ -357,10 +367,11 @@ class Deidentifier:
                 del ds[elem.tag]
 
     def _drop_emptied_text_items(self, elem: DataElement, name: str, run: _Run) -> None:
-        """SR TEXT items whose text was removed would be invalid: remove the whole item."""
-        kept = [i for i in elem.value if not (i.get("ValueType") == "TEXT" and "TextValue" not in i)]
+        """Items that are only text (SR TEXT content items, presentation-state text objects)
+        would be invalid once their text is removed: remove the whole item."""
+        kept = [i for i in elem.value if not _is_emptied_text_item(i)]
         if len(kept) != len(elem.value):
-            run.actions[name + ">TEXT item"] = Action.REMOVE.value
+            run.actions[name + ">text item"] = Action.REMOVE.value
             elem.value = kept
 
     def _remap_uids(self, elem: DataElement, tag: int) -> None:

@@ -51,3 +51,28 @@ def test_sr_loses_identity_and_text_keeps_structure_and_measurements(eucaim: Dei
     assert not [v for v in values if "20010213" in v or "20001206" in v]  # every date shifted
     assert "Test^S R" not in values
     assert "113104" in [i.CodeValue for i in ds.DeidentificationMethodCodeSequence]
+
+
+def test_presentation_state_text_objects_go_with_their_text(eucaim: Deidentifier) -> None:
+    from .conftest import PHI, make_instance
+
+    ds = make_instance()
+    text = pydicom.Dataset()
+    text.UnformattedTextValue = f"{PHI['name']} biopsy site, called {PHI['physician']}"
+    text.BoundingBoxTopLeftHandCorner = [1.0, 1.0]
+    text.BoundingBoxBottomRightHandCorner = [50.0, 10.0]
+    text.BoundingBoxAnnotationUnits = "PIXEL"
+    graphic = pydicom.Dataset()
+    graphic.GraphicType = "POINT"
+    graphic.GraphicData = [5.0, 5.0]
+    graphic.NumberOfGraphicPoints = 1
+    graphic.GraphicAnnotationUnits = "PIXEL"
+    layer = pydicom.Dataset()
+    layer.GraphicLayer = "ANNOTATION"
+    layer.TextObjectSequence = Sequence([text])
+    layer.GraphicObjectSequence = Sequence([graphic])
+    ds.GraphicAnnotationSequence = Sequence([layer])
+    out = eucaim.deidentify(ds).dataset
+    kept = out.GraphicAnnotationSequence[0]
+    assert len(kept.get("TextObjectSequence", [])) == 0  # the text (ST, free) and its box are gone
+    assert kept.GraphicObjectSequence[0].GraphicData == [5.0, 5.0]  # the drawing stays
