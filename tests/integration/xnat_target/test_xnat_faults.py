@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pydicom
 import pytest
 import xnat
 
 from eucaim.dicom.synthetic import Cohort
-from eucaim.errors import TransientError
+from eucaim.errors import TransientError, UploadError
 from eucaim.ingest.pipeline.runner import PushOptions, push
 from eucaim.ingest.state.states import InstanceState, QuarantineReason
 from eucaim.ingest.upload.base import OutgoingInstance, SendResult
@@ -221,3 +222,27 @@ def test_a_wrong_password_stops_the_run_and_says_what_to_do(
     assert "wrong-password" not in (summary.fatal or "")
     assert USER not in (summary.fatal or "")
     assert archive_digests(xnat_site) == {}
+
+
+def test_other_bytes_for_an_instance_xnat_holds_are_refused_with_a_hint(
+    ws: Workspace, xnat_site: XnatSite, cohort: Cohort, tmp_path: Path
+) -> None:
+    target = fast_target(ws)
+    assert push(ws, target, KEEP).ok
+    row = ws.state.instances([S.VERIFIED])[0]
+    changed = tmp_path / "changed.dcm"
+    ds = pydicom.dcmread(row.out_path or "")
+    ds.ImageComments = "re-de-identified with another profile"
+    ds.save_as(changed)
+    item = OutgoingInstance(
+        row.id,
+        changed,
+        changed.stat().st_size,
+        row.out_sop_uid or "",
+        row.out_study_uid or "",
+        row.out_series_uid or "",
+    )
+    with pytest.raises(UploadError, match=r"\(409\)") as refused:
+        target.send(item.study_instance_uid, [item])
+    assert "profile or site secret changed" in str(refused.value)
+    target.close()

@@ -194,4 +194,12 @@ def check_status(response: httpx.Response, what: str, *, ok: tuple[int, ...] = (
             status_code=404,
             hint="check the project ID given to `eucaim-ingest init --project` exists on this XNAT",
         )
+    if status == 409:
+        raise UploadError(
+            f"XNAT refused {what} (409): {text}",
+            status_code=409,
+            hint="XNAT already holds other bytes under the same names; if the de-identification "
+            "profile or site secret changed since the first push, restore it, or delete the session "
+            "in XNAT and push again",
+        )
     raise UploadError(f"XNAT refused {what} ({status}): {text}", status_code=status)
