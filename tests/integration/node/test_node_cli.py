@@ -105,3 +105,19 @@ def test_serve_answers_with_tokens_made_by_the_cli(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+def test_processes_starting_together_migrate_in_turn(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EUCAIM_NODE_")}
+    procs = [
+        subprocess.Popen(
+            [*NODE, "db", "upgrade", "--data", str(tmp_path)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    results = [(p.wait(timeout=60), p.stderr.read() if p.stderr else "") for p in procs]
+    assert [code for code, _ in results] == [0, 0, 0], results

@@ -16,6 +16,8 @@ from pydicom.uid import generate_uid
 
 from eucaim.dicomweb.status import FailureReason
 from eucaim.dicomweb.store_response import parse_store_response
+from eucaim.node.db import make_engine
+from eucaim.node.migration import head_revision, upgrade_database
 from eucaim.node.models import Base
 from tests.support.node_server import RunningNode, deidentified_instance, stow_body
 
@@ -59,3 +61,14 @@ def test_main_flow_on_postgresql(postgres_node: RunningNode, tmp_path: Path) -> 
     assert retrieved.status_code == 200
     assert any(f.read_bytes() in retrieved.content for f in files)
     assert len(list(postgres_node.store_dir.rglob("*.dcm"))) == 4
+
+
+def test_concurrent_upgrades_on_postgresql_take_turns(postgres_database: str) -> None:
+    engines = [make_engine(postgres_database) for _ in range(3)]
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            revisions = list(pool.map(upgrade_database, engines))
+        assert revisions == [head_revision()] * 3
+    finally:
+        for engine in engines:
+            engine.dispose()
