@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -65,10 +66,22 @@ def read_dicom(src: Path, data: bytes | None = None) -> pydicom.Dataset:
             ) from exc
 
 
-def _read_checked(src: Path, data: bytes | None) -> pydicom.Dataset:
+def _read_bytes(src: Path) -> bytes:
     try:
-        if data is None:
-            data = src.read_bytes()
+        data = src.read_bytes()
+    except OSError as exc:
+        raise InvalidDicomError(
+            f"cannot read {src.name}: {exc.strerror}", path=src, reason="unreadable"
+        ) from exc
+    if not data:
+        raise InvalidDicomError(f"{src.name} is empty (0 bytes)", path=src, reason="empty")
+    return data
+
+
+def _read_checked(src: Path, data: bytes | None) -> pydicom.Dataset:
+    if data is None:
+        data = _read_bytes(src)
+    try:
         ds: pydicom.Dataset
         try:
             ds = pydicom.dcmread(BytesIO(data))
@@ -191,14 +204,7 @@ def deidentify_file(src: Path, dst: Path, deidentifier: Deidentifier) -> FileOut
         DeidentificationError: ``src`` cannot be de-identified safely (quarantine it).
     """
     src = Path(src)
-    try:
-        raw = src.read_bytes()
-    except OSError as exc:
-        raise InvalidDicomError(
-            f"cannot read {src.name}: {exc.strerror}", path=src, reason="unreadable"
-        ) from exc
-    if not raw:
-        raise InvalidDicomError(f"{src.name} is empty (0 bytes)", path=src, reason="empty")
+    raw = _read_bytes(src)
     with pydicom_quiet():  # also around reading the result: kept values decode lazily
         ds = read_dicom(src, raw)
         outcome = deidentifier.deidentify(ds)
@@ -209,6 +215,26 @@ def deidentify_file(src: Path, dst: Path, deidentifier: Deidentifier) -> FileOut
         result = _file_outcome(outcome, out, data)
     _write_atomically(Path(dst), data)
     return result
+
+
+def read_for_preview(
+    paths: Iterable[Path], root: Path | None = None
+) -> Iterator[tuple[str, pydicom.Dataset | InvalidDicomError]]:
+    """``(label, dataset or the reading error)`` per file, for ``preview.preview``.
+
+    Labels are paths relative to ``root`` when given. One file in memory at a time.
+    """
+    for path in paths:
+        label = str(path.relative_to(root)) if root is not None else str(path)
+        try:
+            yield label, read_dicom(path)
+        except InvalidDicomError as exc:
+            yield label, exc
+        except OSError as exc:
+            yield (
+                label,
+                InvalidDicomError(f"cannot read {path.name}: {exc.strerror}", path=path, reason="unreadable"),
+            )
 
 
 def _file_outcome(outcome: DeidOutcome, out: pydicom.Dataset, data: bytes) -> FileOutcome:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pydicom
 
 from eucaim.deid.engine import Deidentifier
-from eucaim.errors import DeidentificationError
+from eucaim.errors import DeidentificationError, EucaimError
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,14 @@ class Preview:
         return self.instances - len(self.quarantined)
 
 
-def preview(datasets: Iterable[tuple[str, pydicom.Dataset]], deidentifier: Deidentifier) -> Preview:
+def preview(
+    datasets: Iterable[tuple[str, pydicom.Dataset | EucaimError]], deidentifier: Deidentifier
+) -> Preview:
     """Dry-run ``deidentifier`` over ``(label, dataset)`` pairs; the datasets are consumed.
 
-    Labels are the caller's (a relative path or an index) and come back only with quarantines.
+    A pair may carry the error met reading the file instead of a dataset (see
+    ``files.read_for_preview``): it counts as quarantined with that error's reason. Labels are
+    the caller's (a relative path or an index) and come back only with quarantines.
     """
     per_tag: dict[str, Counter[str]] = defaultdict(Counter)
     quarantined: list[tuple[str, str]] = []
@@ -55,6 +59,9 @@ def preview(datasets: Iterable[tuple[str, pydicom.Dataset]], deidentifier: Deide
     count = 0
     for label, ds in datasets:
         count += 1
+        if isinstance(ds, EucaimError):
+            quarantined.append((label, str(getattr(ds, "reason", type(ds).__name__))))
+            continue
         try:
             outcome = deidentifier.deidentify(ds)
         except DeidentificationError as exc:

@@ -128,3 +128,17 @@ def test_kept_text_loses_the_patients_own_name(eucaim: Deidentifier) -> None:
     out = eucaim.deidentify(ds).dataset
     assert PHI["name_part"] not in str(out.get("SequenceName", ""))
     json.dumps(eucaim.deidentify(make_instance()).audit)  # the audit is JSON-able
+
+
+def test_preview_of_files_counts_unreadable_ones_as_quarantined(tmp_path: Path, eucaim: Deidentifier) -> None:
+    from eucaim.deid.files import read_for_preview
+
+    good = tmp_path / "scan" / "a" / "good.dcm"
+    good.parent.mkdir(parents=True)
+    make_instance().save_as(good, enforce_file_format=True)
+    (tmp_path / "scan" / "notes.dcm").write_text("not dicom")
+    (tmp_path / "scan" / "empty.dcm").write_bytes(b"")
+    paths = sorted((tmp_path / "scan").rglob("*.dcm"))
+    result = preview(read_for_preview(paths, tmp_path / "scan"), eucaim)
+    assert result.instances == 3 and result.will_send == 1
+    assert sorted(result.quarantined) == [("empty.dcm", "empty"), ("notes.dcm", "not_dicom")]
