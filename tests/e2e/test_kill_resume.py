@@ -15,6 +15,7 @@ import logging
 import os
 import random
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -250,3 +252,99 @@ def test_push_killed_four_times_ends_with_every_instance_once(
     )
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"nothing to do: all {total} instances are already verified" in again.stdout
+
+
+NODE = [sys.executable, "-c", "from eucaim.node.cli import main; main()"]
+
+
+def _node_cli(*args: str, data: Path) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EUCAIM_NODE_")}
+    done = subprocess.run(
+        [*NODE, *args, "--data", str(data)], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(data: Path, port: int) -> subprocess.Popen[str]:
+    """Start ``eucaim-node serve`` and wait until it answers /health."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EUCAIM_NODE_")}
+    server = subprocess.Popen(
+        [*NODE, "serve", "--data", str(data), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        assert server.poll() is None, "eucaim-node serve exited"
+        assert time.monotonic() < deadline, "eucaim-node serve did not come up"
+        time.sleep(0.05)
+
+
+def _node_db_instances(data: Path) -> Counter[str]:
+    with sqlite3.connect(f"file:{data / 'node.db'}?mode=ro", uri=True, timeout=5) as conn:
+        rows = conn.execute("SELECT sop_instance_uid, COUNT(*) FROM instances GROUP BY sop_instance_uid")
+        return Counter({str(uid): int(n) for uid, n in rows})
+
+
+def test_node_killed_twice_mid_push_and_restarted(tmp_path: Path) -> None:
+    data = tmp_path / "node"
+    token = _node_cli("user", "add", "alice", "--role", "data-ingester", data=data).strip().splitlines()[-1]
+    _node_cli("biobank", "create", "bb", "--name", "Crash test", "--manager", "alice", data=data)
+    port = _free_port()
+    server = _serve(data, port)
+    cohort = generate_cohort(tmp_path / "cohort", patients=2, image_size=16, slices=(15, 17))
+    total = len(cohort.files)
+    ws_path = tmp_path / "ws"
+    with Workspace.create(
+        ws_path, NodeConfig(url=f"http://127.0.0.1:{port}", biobank="bb"), token=token
+    ) as ws:
+        scan_paths(ws.state, [cohort.root])
+    crashes: list[int] = []
+    started = time.monotonic()
+    try:
+        push = _push_process(ws_path)
+        for fraction in (0.3, 0.7):
+            while len(_node_db_instances(data)) < fraction * total:
+                assert push.poll() is None, "push ended before the node was killed"
+                time.sleep(POLL_S)
+            server.kill()  # SIGKILL, mid-request most likely
+            server.wait(10)
+            crashes.append(len(_node_db_instances(data)))
+            server = _serve(data, port)
+        out, err = push.communicate(timeout=PUSH_TIMEOUT_S)
+        runs = [push.returncode]
+        if push.returncode != 0:  # a user would run push again
+            again = _run_until(ws_path, None)[0]
+            out, err = again.communicate()
+            runs.append(again.returncode)
+        logger.warning(
+            "node crash: %d instances, node held %s at the kills, push exit codes %s, %.1f s",
+            total,
+            crashes,
+            runs,
+            time.monotonic() - started,
+        )
+        assert runs[-1] == 0, out + err
+        with Workspace.open(ws_path) as ws:
+            rows = ws.state.instances()
+        assert Counter(r.state for r in rows) == {InstanceState.VERIFIED: total}
+        assert _node_db_instances(data) == Counter(r.out_sop_uid for r in rows)
+    finally:
+        server.terminate()
+        server.wait(15)
+    store_files = [p for p in (data / "store").rglob("*") if p.is_file()]
+    assert sorted(p.name for p in store_files) == sorted(f"{r.out_sop_uid}.dcm" for r in rows)
