@@ -1,4 +1,4 @@
-"""Check that a workspace can transfer: node, TLS, proxy, token and rights, PACS, disk, secret, profile.
+"""Check that a workspace can transfer: node, TLS, proxy, token, rights, PACS, disk, secret, profile.
 
 ``run_checks`` returns one :class:`Check` per line of ``eucaim-ingest doctor`` (the web UI shows the
 same list). The verdicts are pure functions of what was observed (``tls_check``, ``access_checks``,
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import ssl
 import stat
 from collections.abc import Mapping
@@ -378,6 +379,31 @@ def pacs_check(config: WorkspaceConfig) -> Check:
     )
 
 
+def receiver_port_check(config: WorkspaceConfig) -> Check | None:
+    """Whether the C-MOVE receiver port can be listened on (``None`` when no port is configured)."""
+    if config.pacs is None or config.pacs.receiver_port is None:
+        return None
+    port = config.pacs.receiver_port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError as exc:
+            # A running `eucaim-ingest receive` holds it legitimately: attention, not failure.
+            return Check(
+                "receiver port",
+                True,
+                f"port {port} is in use ({exc.strerror})",
+                hint="C-MOVE retrieves need it free: stop `eucaim-ingest receive` or whatever holds it",
+                warning=True,
+            )
+    return Check(
+        "receiver port",
+        True,
+        f"port {port} is free for C-MOVE; the PACS must reach this machine on it",
+    )
+
+
 def local_checks(ws: Workspace) -> list[Check]:
     """Disk space, site secret and de-identification profile."""
     checks = []
@@ -423,4 +449,6 @@ def run_checks(
             checks = target(
                 ws, env=os.environ if env is None else env, now=now or datetime.now(UTC), transport=transport
             )
-        return [*checks, pacs_check(ws.config), *local_checks(ws)]
+        receiver = receiver_port_check(ws.config)
+        pacs = [pacs_check(ws.config), *([receiver] if receiver else [])]
+        return [*checks, *pacs, *local_checks(ws)]

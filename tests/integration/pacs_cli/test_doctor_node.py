@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,12 +58,12 @@ def test_all_green_against_a_seeded_node_and_the_pacs(
 
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    for name in ("node reachable", "TLS", "proxy", "token", "biobank rights", "PACS", "disk space",
-                 "site secret", "de-identification profile"):  # fmt: skip
+    for name in ("node reachable", "TLS", "proxy", "token", "biobank rights", "PACS", "receiver port",
+                 "disk space", "site secret", "de-identification profile"):  # fmt: skip
         assert any(line.startswith(f"✓ {name}:") for line in lines), (name, result.stdout)
     assert "can search and store into biobank test-bb" in result.stdout
     assert "C-ECHO to ORTHANC at 127.0.0.1" in result.stdout
-    assert "all 9 checks passed" in result.stdout
+    assert "all 10 checks passed" in result.stdout
     assert seeded_node.ingester_token not in result.stdout
 
 
@@ -159,3 +160,16 @@ def test_a_proxy_with_credentials_is_shown_without_them(seeded_node: SeededNode,
     assert "s3cret" not in checks["proxy"].detail and "alice" not in checks["proxy"].detail
     assert "NO_PROXY lists 127.0.0.1: direct connection" in checks["proxy"].detail
     assert os.environ.get("HTTP_PROXY") is None
+
+
+def test_a_busy_receiver_port_is_a_warning(orthanc: OrthancServer, tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", orthanc)
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", orthanc.receiver_port))
+        busy.listen()
+
+        check = by_name(run_checks(ws, env=NO_PROXY_ENV))["receiver port"]
+
+    assert check.status == "warning"
+    assert f"port {orthanc.receiver_port} is in use" in check.detail
+    assert "eucaim-ingest receive" in check.hint
