@@ -104,9 +104,13 @@ def running_node(
     database_url: str | None = None,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
+    **settings_overrides: object,
 ) -> Iterator[RunningNode]:
-    """Serve a node from ``data_dir`` until the block ends; the schema is migrated first."""
-    settings = Settings(data_dir=data_dir, database_url=database_url)
+    """Serve a node from ``data_dir`` until the block ends; the schema is migrated first.
+
+    ``settings_overrides`` set other :class:`Settings` fields (``max_request_bytes=4096``).
+    """
+    settings = Settings(data_dir=data_dir, database_url=database_url, **settings_overrides)  # type: ignore[arg-type]
     context = build_context(settings)
     if database_url and not settings.is_sqlite:
         from eucaim.node.migration import upgrade_database

@@ -1,8 +1,8 @@
-"""Node errors not yet in eucaim.errors: a request the node cannot act on as sent (HTTP 400)."""
+"""Node errors not in eucaim.errors: malformed requests (400), missing credentials (401), too large (413)."""
 
 from __future__ import annotations
 
-from eucaim.errors import EucaimError
+from eucaim.errors import AuthenticationError, EucaimError
 
 
 class InvalidRequest(EucaimError):
@@ -11,3 +11,11 @@ class InvalidRequest(EucaimError):
     def __init__(self, message: str, *, parameter: str | None = None, hint: str = "") -> None:
         super().__init__(message, hint=hint)
         self.parameter = parameter
+
+
+class MissingCredentials(AuthenticationError):
+    """The request carries no bearer token at all (as opposed to a token the node refuses)."""
+
+
+class RequestTooLarge(EucaimError):
+    """The request body exceeds the node's configured limit."""

@@ -11,6 +11,8 @@ store_dir           EUCAIM_NODE_STORE_DIR        filesystem image store (``<data
 public_url          EUCAIM_NODE_PUBLIC_URL       base URL put in RetrieveURLs, when the node sits
                                                  behind a proxy (taken from each request)
 token_ttl_days      EUCAIM_NODE_TOKEN_TTL_DAYS   lifetime of new API tokens in days (365)
+max_request_bytes   EUCAIM_NODE_MAX_REQUEST_BYTES  largest STOW body accepted, in bytes (16 GiB);
+                                                 a client should batch below it
 ==================  ===========================  ==============================================
 """
 
@@ -34,6 +36,7 @@ class Settings(BaseSettings):
     store_dir: Path | None = None
     public_url: str | None = None
     token_ttl_days: int = Field(default=365, ge=1)
+    max_request_bytes: int = Field(default=16 * 1024**3, ge=1024)
 
     @property
     def resolved_database_url(self) -> str:

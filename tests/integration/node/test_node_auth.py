@@ -32,7 +32,7 @@ def _stow(seeded: SeededNode, token: str, tmp_path: Path) -> httpx.Response:
 def test_no_token_is_401_with_bearer_challenge_and_problem_body(seeded_node: SeededNode) -> None:
     response = _studies(seeded_node, None)
     assert response.status_code == 401
-    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.headers["www-authenticate"] == 'Bearer realm="eucaim-node"'  # no error: none sent
     assert response.headers["content-type"] == "application/problem+json"
     assert "Authorization: Bearer" in response.json()["hint"]
 

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,7 +17,7 @@ from sqlalchemy import func, select
 from eucaim.dicomweb.status import FailureReason
 from eucaim.dicomweb.store_response import StoreResponse, parse_store_response
 from eucaim.node.models import Instance, Series, Study
-from tests.support.node_server import SeededNode, deidentified_instance, stow_body
+from tests.support.node_server import SeededNode, deidentified_instance, running_node, stow_body
 
 
 def _post(
@@ -311,3 +312,25 @@ def test_client_vanishing_mid_body_leaves_nothing_behind(
     assert _stored_files(seeded_node) == []
     assert httpx.get(f"{seeded_node.url}/health").json()["status"] == "ok"
     assert any("client disconnected mid-body" in r.getMessage() for r in caplog.records)
+
+
+def test_bodies_over_the_limit_are_413_and_store_nothing(tmp_path: Path) -> None:
+    files = [tmp_path / f"{n}.dcm" for n in range(3)]
+    for f in files:
+        deidentified_instance(f)
+    content_type, body = stow_body(list(files))
+    with running_node(tmp_path / "node", max_request_bytes=len(body) - 1) as node:
+        token = node.add_user("ing", "data-ingester")
+        node.create_biobank("bb", managers=["ing"])
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
+        declared = httpx.post(f"{node.dicomweb_url('bb')}/studies", content=body, headers=headers)
+        assert declared.status_code == 413
+        assert "several smaller requests" in declared.json()["hint"]
+
+        def chunked() -> Iterator[bytes]:
+            yield from (body[i : i + 1000] for i in range(0, len(body), 1000))
+
+        streamed = httpx.post(f"{node.dicomweb_url('bb')}/studies", content=chunked(), headers=headers)
+        assert streamed.status_code == 413
+        assert list(node.store_dir.rglob("*.dcm")) == []
+        assert list(node.settings.tmp_dir.iterdir()) == []

@@ -13,8 +13,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from eucaim.errors import AuthenticationError
 from eucaim.node.context import NodeContext
+from eucaim.node.errors import MissingCredentials
 from eucaim.node.models import User
 from eucaim.node.roles import Role
 from eucaim.node.services.accounts import authenticate_token
@@ -57,10 +57,11 @@ def get_caller(
     """Authenticate the bearer token.
 
     Raises:
-        AuthenticationError: no token, or a token the node does not accept.
+        MissingCredentials: no token.
+        AuthenticationError: a token the node does not accept.
     """
     if credentials is None:
-        raise AuthenticationError(
+        raise MissingCredentials(
             "this endpoint needs an API token",
             status_code=401,
             hint="send the header 'Authorization: Bearer <token>'",

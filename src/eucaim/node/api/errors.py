@@ -21,7 +21,7 @@ from eucaim.errors import (
     PermissionDenied,
     TransientError,
 )
-from eucaim.node.errors import InvalidRequest
+from eucaim.node.errors import InvalidRequest, MissingCredentials, RequestTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ STATUS_BY_ERROR: tuple[tuple[type[EucaimError], int], ...] = (
     (NotFound, 404),
     (Conflict, 409),
     (InvalidRequest, 400),
+    (RequestTooLarge, 413),
     (InvalidDicomError, 400),
     (TransientError, 503),
 )
@@ -75,7 +76,7 @@ async def _on_eucaim_error(request: Request, exc: Exception) -> JSONResponse:
     headers = None
     if status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="eucaim-node"'}
-        if "unknown" in str(exc) or "expired" in str(exc) or "revoked" in str(exc):
+        if not isinstance(exc, MissingCredentials):  # RFC 6750 §3.1: a token was sent but refused
             headers["WWW-Authenticate"] += ', error="invalid_token"'
     if status >= 500:
         logger.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)

@@ -19,7 +19,7 @@ from eucaim.dicomweb.store_response import FailedInstance, build_store_response
 from eucaim.node.api.deps import BiobankRef, Context, WritableBiobank
 from eucaim.node.api.routes.dicomweb_common import DICOM_JSON, PREFIX, biobank_urls
 from eucaim.node.context import NodeContext
-from eucaim.node.errors import InvalidRequest
+from eucaim.node.errors import InvalidRequest, RequestTooLarge
 from eucaim.node.services.stow import store_parts
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ _RESPONSES: dict[int | str, dict[str, object]] = {
     202: {"description": "some instances stored, some refused: see FailedSOPSequence"},
     400: {"description": "body unreadable: nothing stored"},
     409: {"description": "nothing stored: every instance refused (FailedSOPSequence says why)"},
+    413: {"description": "body larger than the node accepts (EUCAIM_NODE_MAX_REQUEST_BYTES)"},
     415: {"description": 'Content-Type is not multipart/related; type="application/dicom"'},
 }
 
@@ -92,8 +93,21 @@ async def _stow(
         except ValueError as exc:
             raise InvalidRequest(str(exc), parameter="boundary") from None
         # Parts go to disk as they arrive; the body is never held in memory.
+        limit, received = context.settings.max_request_bytes, 0
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise RequestTooLarge(
+                f"STOW body of {int(declared)} bytes exceeds this node's limit of {limit} bytes",
+                hint="send the instances in several smaller requests",
+            )
         try:
             async for chunk in request.stream():
+                received += len(chunk)
+                if received > limit:  # a chunked body declares no length up front
+                    raise RequestTooLarge(
+                        f"STOW body exceeds this node's limit of {limit} bytes; nothing was stored",
+                        hint="send the instances in several smaller requests",
+                    )
                 spooler.feed(chunk)
         except ClientDisconnect:
             # Nobody is left to read an answer, and nothing was stored yet: drop the spool.
