@@ -256,3 +256,13 @@ def test_deidentify_does_not_depend_on_input_order(eucaim: Deidentifier) -> None
     original = make_instance()
     again = copy.deepcopy(original)
     assert eucaim.deidentify(original).dataset == eucaim.deidentify(again).dataset
+
+
+def test_eucaim_drops_patient_free_text_that_options_would_keep(
+    eucaim: Deidentifier, instance: Dataset
+) -> None:
+    instance.Occupation = "Teacher"
+    instance.Allergies = "Penicillin"
+    instance.ReasonForStudy = "follow-up"
+    ds = eucaim.deidentify(instance).dataset
+    assert "Occupation" not in ds and "Allergies" not in ds and "ReasonForStudy" not in ds
