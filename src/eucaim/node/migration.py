@@ -34,25 +34,31 @@ def upgrade_database(engine: Engine) -> str:
     """
     config = alembic_config(engine)
     with _migration_lock(engine):
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
     revision = current_revision(engine)
     logger.info("database schema at revision %s", revision)
     return revision or ""
 
 
+# Feature areas (clinical records, accounts, datasets) may add migrations on branches of their
+# own from a common base; the schema is current when every branch head is applied. A revision
+# "name" here is the sorted heads joined by "+", so one branch reads like a plain revision id.
+
+
 def current_revision(engine: Engine) -> str | None:
     """Return the schema revision the database is at, or None for an empty database."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        heads = MigrationContext.configure(connection).get_current_heads()
+    return "+".join(sorted(heads)) or None
 
 
 @functools.cache
 def head_revision() -> str:
-    """Return the newest revision the code knows."""
+    """Return the newest revision the code knows (every branch head)."""
     script = ScriptDirectory.from_config(alembic_config_without_engine())
-    head = script.get_current_head()
-    assert head is not None
-    return head
+    heads = script.get_heads()
+    assert heads
+    return "+".join(sorted(heads))
 
 
 def alembic_config_without_engine() -> Config:

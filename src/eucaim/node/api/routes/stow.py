@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from eucaim.dicomweb.mediatype import APPLICATION_DICOM, MULTIPART_RELATED, parse_media_type
-from eucaim.dicomweb.multipart import PartSpooler
+from eucaim.dicomweb.multipart import PartSpooler, SpoolResult
 from eucaim.dicomweb.status import FailureReason, stow_http_status
 from eucaim.dicomweb.store_response import FailedInstance, build_store_response
 from eucaim.node.api.deps import BiobankRef, Context, WritableBiobank
@@ -81,6 +81,35 @@ def _boundary(request: Request) -> str:
     return boundary
 
 
+async def _receive(request: Request, spooler: PartSpooler, limit: int) -> SpoolResult | None:
+    """Spool the body to disk as it arrives; None when the client went away mid-body.
+
+    Raises:
+        RequestTooLarge: the body is, or announces to be, larger than ``limit``.
+    """
+    declared = request.headers.get("content-length", "")
+    too_large = declared.isdigit() and int(declared) > limit
+    received = 0
+    try:
+        if not too_large:
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > limit:  # a chunked body declares no length up front
+                    too_large = True
+                    break
+                spooler.feed(chunk)
+    except ClientDisconnect:
+        spooler.close()
+        return None
+    result = spooler.close()
+    if too_large:
+        raise RequestTooLarge(
+            f"STOW body exceeds this node's limit of {limit} bytes; nothing was stored",
+            hint="send the instances in several smaller requests",
+        )
+    return result
+
+
 async def _stow(
     request: Request, context: NodeContext, biobank: BiobankRef, *, url_study_uid: str | None
 ) -> JSONResponse:
@@ -92,29 +121,11 @@ async def _stow(
             spooler = PartSpooler(boundary, spool_dir)
         except ValueError as exc:
             raise InvalidRequest(str(exc), parameter="boundary") from None
-        # Parts go to disk as they arrive; the body is never held in memory.
-        limit, received = context.settings.max_request_bytes, 0
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise RequestTooLarge(
-                f"STOW body of {int(declared)} bytes exceeds this node's limit of {limit} bytes",
-                hint="send the instances in several smaller requests",
-            )
-        try:
-            async for chunk in request.stream():
-                received += len(chunk)
-                if received > limit:  # a chunked body declares no length up front
-                    raise RequestTooLarge(
-                        f"STOW body exceeds this node's limit of {limit} bytes; nothing was stored",
-                        hint="send the instances in several smaller requests",
-                    )
-                spooler.feed(chunk)
-        except ClientDisconnect:
-            # Nobody is left to read an answer, and nothing was stored yet: drop the spool.
-            spooler.close()
+        spooled = await _receive(request, spooler, context.settings.max_request_bytes)
+        if spooled is None:
+            # Nobody is left to read an answer, and nothing was stored: just drop the spool.
             logger.info("STOW into biobank %s abandoned: the client disconnected mid-body", biobank.code)
             return JSONResponse({}, status_code=400, media_type=DICOM_JSON)
-        spooled = spooler.close()
         urls = biobank_urls(request, context, biobank)
         outcome = await run_in_threadpool(
             store_parts,
