@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
 from eucaim.errors import ConfigError
 from eucaim.ingest.pipeline.pacing import RateLimiter
 from eucaim.ingest.upload.base import Target
@@ -31,11 +37,11 @@ def build_target(ws: Workspace, *, max_rate_mb_s: float | None = None) -> Target
             rate_limiter=limiter,
         )
     if node.kind == "xnat":
-        return build_xnat_target(ws)
+        return build_xnat_target(ws, rate_limiter=limiter)
     raise ConfigError(f"target kind {node.kind!r} is not available in this version")
 
 
-def xnat_session(ws: Workspace) -> XnatSession:
+def xnat_session(ws: Workspace, *, transport: httpx.BaseTransport | None = None) -> XnatSession:
     """A (not yet logged-in) session on the workspace's XNAT, with its credentials and CA."""
     node = ws.config.node
     return XnatSession(
@@ -44,10 +50,25 @@ def xnat_session(ws: Workspace) -> XnatSession:
         ca_bundle=ws.ca_bundle,
         timeout_s=node.timeout_s,
         retry=RetryPolicy(max_attempts=ws.config.transfer.max_attempts),
+        transport=transport,
     )
 
 
-def build_xnat_target(ws: Workspace, *, session: XnatSession | None = None) -> XnatTarget:
+@contextmanager
+def xnatpy_connection(ws: Workspace) -> Iterator[Any]:
+    """The real xnatpy client logged in to the workspace's XNAT (clinical data, releases by hand)."""
+    from eucaim.ingest.upload.xnat_client import connect_xnatpy
+
+    node = ws.config.node
+    with connect_xnatpy(
+        node.url, lambda: split_credentials(node.username, ws.token), ca_bundle=ws.ca_bundle
+    ) as connection:
+        yield connection
+
+
+def build_xnat_target(
+    ws: Workspace, *, session: XnatSession | None = None, rate_limiter: RateLimiter | None = None
+) -> XnatTarget:
     """The XNAT target of a workspace: its project, the side index ``xnat.db``, zips next to the outbox."""
     node = ws.config.node
     return XnatTarget(
@@ -56,4 +77,5 @@ def build_xnat_target(ws: Workspace, *, session: XnatSession | None = None) -> X
         index=XnatIndex(ws.path / INDEX_NAME),
         zip_dir=ws.path / "xnat-zips",
         dest=node.xnat_dest,
+        rate_limiter=rate_limiter,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pydicom
 import pytest
@@ -11,7 +12,8 @@ import xnat
 from eucaim.dicom.synthetic import Cohort
 from eucaim.ingest.pipeline.runner import PushOptions, push
 from eucaim.ingest.state.states import InstanceState
-from eucaim.ingest.upload.xnat import session_label
+from eucaim.ingest.targets import build_target
+from eucaim.ingest.upload.xnat import XnatTarget, session_label
 from eucaim.ingest.workspace import Workspace
 
 from .conftest import (
@@ -95,3 +97,20 @@ def test_no_patient_identity_or_credential_reaches_the_logs(
     assert leaked == []
     index = (ws.path / "xnat.db").read_bytes()
     assert [s for s in cohort.phi_strings if len(s) > 3 and s.encode() in index] == []
+
+
+def test_the_upload_rate_limit_applies_to_xnat_imports(
+    ws: Workspace, xnat_site: XnatSite, cohort: Cohort
+) -> None:
+    total = sum(p.stat().st_size for p in cohort.files)
+    rate = (
+        total / 1.5
+    )  # bytes per second: the zips (a bit larger than the files) need > 0.5 s after the burst
+    target = build_target(ws, max_rate_mb_s=rate / 1e6)
+    assert isinstance(target, XnatTarget)
+    started = time.monotonic()
+    summary = push(ws, target, OPTIONS)
+    elapsed = time.monotonic() - started
+    target.close()
+    assert summary.ok, summary.why_not_ok()
+    assert elapsed >= 0.5

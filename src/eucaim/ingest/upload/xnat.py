@@ -34,6 +34,7 @@ import httpx
 import pydicom
 
 from eucaim.errors import UploadError
+from eucaim.ingest.pipeline.pacing import RateLimiter
 from eucaim.ingest.upload.base import OutgoingInstance, SendResult
 from eucaim.ingest.upload.xnat_index import XnatIndex
 from eucaim.ingest.upload.xnat_listing import archived_digests, prearchive_digests, prearchive_entries
@@ -86,12 +87,14 @@ class XnatTarget:
         index: XnatIndex,
         zip_dir: Path,
         dest: str = "archive",
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self.session = session
         self.project = project
         self.index = index
         self.zip_dir = zip_dir
         self.dest = dest
+        self._rate = rate_limiter
         self._listings: dict[str, tuple[float, Counter[str]]] = {}
         self._lock = threading.Lock()
         self._import_locks: dict[str, threading.Lock] = {}
@@ -181,9 +184,15 @@ class XnatTarget:
             "triggerPipelines": "false",
         }
 
+        def paced() -> Iterator[bytes]:
+            for chunk in packed.chunks():
+                if self._rate is not None:
+                    self._rate.consume(len(chunk))
+                yield chunk
+
         def body() -> tuple[dict[str, str], Iterator[bytes]]:
             headers = {"Content-Type": "application/zip", "Content-Length": str(packed.size)}
-            return headers, packed.chunks()
+            return headers, paced()
 
         return self.session.request(
             "POST",
