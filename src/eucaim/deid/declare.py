@@ -16,7 +16,7 @@ def declare(ds: pydicom.Dataset, profile: Profile) -> None:
     """PatientIdentityRemoved, DeidentificationMethod(CodeSequence) with exactly the options
     applied (CID 7050), and LongitudinalTemporalInformationModified."""
     ds.PatientIdentityRemoved = "YES"
-    ds.DeidentificationMethod = f"eucaim {profile.name} {profile.version}"[:64]
+    ds.DeidentificationMethod = f"{profile.name} {profile.version} (eucaim-transfer)"[:64]
     items = []
     for value, meaning in [
         BASIC_PROFILE_CODE,

@@ -176,7 +176,7 @@ def test_kept_sequence_items_are_cleaned(eucaim: Deidentifier, instance: Dataset
 def test_declares_deidentification(eucaim: Deidentifier, instance: Dataset) -> None:
     ds = eucaim.deidentify(instance).dataset
     assert ds.PatientIdentityRemoved == "YES"
-    assert "eucaim" in ds.DeidentificationMethod and "1" in ds.DeidentificationMethod
+    assert ds.DeidentificationMethod == "eucaim 1 (eucaim-transfer)"
     codes = [(i.CodeValue, i.CodingSchemeDesignator) for i in ds.DeidentificationMethodCodeSequence]
     assert codes == [
         ("113100", "DCM"),
