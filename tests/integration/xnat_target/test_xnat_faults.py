@@ -246,3 +246,16 @@ def test_other_bytes_for_an_instance_xnat_holds_are_refused_with_a_hint(
         target.send(item.study_instance_uid, [item])
     assert "profile or site secret changed" in str(refused.value)
     target.close()
+
+
+def test_a_project_that_does_not_exist_stops_the_run_naming_the_setting(
+    ws: Workspace, xnat_site: XnatSite, cohort: Cohort
+) -> None:
+    with xnat_site.emulator.store.lock:
+        xnat_site.emulator.store.delete_project(xnat_site.emulator.project(xnat_site.project))
+    target = fast_target(ws)
+    summary = push(ws, target, KEEP)
+    target.close()
+    assert not summary.ok
+    assert "(404)" in (summary.fatal or "") and "eucaim-ingest init --project" in (summary.fatal or "")
+    assert ws.state.counts_by_state().get(S.QUARANTINED, 0) == 0
