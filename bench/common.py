@@ -212,6 +212,7 @@ def machine() -> dict[str, object]:
     except OSError:
         pass
     return {
+        "commit": _commit(),
         "nproc": os.cpu_count(),
         "cpu": model,
         "memory_gb": round(mem / 2**30, 1),
@@ -220,6 +221,20 @@ def machine() -> dict[str, object]:
         "loadavg_at_start": os.getloadavg(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
+
+
+def _commit() -> str:
+    """The checkout's commit, marked dirty when src/ has uncommitted changes (they were measured)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" + uncommitted changes in src/" if dirty else "")
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
