@@ -97,6 +97,9 @@ def test_patient_id_exact_and_wildcard(cohort: Cohort) -> None:
     assert _study_uids(cohort.get("/studies", PatientID="EUCAIM-P")) == set()
     # A LIKE special character in the value matches only itself.
     assert _study_uids(cohort.get("/studies", PatientID="EUCAIM_P1")) == set()
+    # Case matters for IDs (as on PostgreSQL), not for person names.
+    assert _study_uids(cohort.get("/studies", PatientID="eucaim-p*")) == set()
+    assert _study_uids(cohort.get("/studies", PatientName="eucaim-p2*")) == {s["s3"]}
 
 
 def test_study_uid_single_list_and_tag_form(cohort: Cohort) -> None:
