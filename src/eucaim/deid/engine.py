@@ -114,10 +114,7 @@ def _vr_of(raw: DataElement | RawDataElement, tag: int) -> str:
     """The element's VR; explicit UN on a public tag is resolved from the dictionary, as pydicom does."""
     if raw.VR and raw.VR != "UN":
         return str(raw.VR)
-    try:
-        return str(dictionary_VR(tag))
-    except KeyError:
-        return "UN"
+    return _dictionary_vr(tag)
 
 
 def _holds_identifier(raw: DataElement | RawDataElement, scrubber: Scrubber) -> bool:
@@ -207,7 +204,8 @@ class Deidentifier:
             if self.rules.decide(_TAG_PATIENT_NAME, "PN") is Action.PSEUDONYM:
                 ds.PatientName = run.pseudonym
             declare(ds, self.profile)
-        rebuild_file_meta(ds)
+            rebuild_file_meta(ds)  # reads the kept SOPClassUID: still inside the quiet block
+            new_uid = str(ds.get("SOPInstanceUID", ""))
         audit: dict[str, object] = {
             "profile": {
                 "name": self.profile.name,
@@ -215,7 +213,7 @@ class Deidentifier:
                 "sha256": self.profile.sha256,
             },
             "options": list(self.profile.options),
-            "sop_instance_uid": str(ds.get("SOPInstanceUID", "")),
+            "sop_instance_uid": new_uid,
             "actions": dict(sorted(run.actions.items())),
             "warnings": list(run.warnings),
         }
@@ -330,7 +328,11 @@ class Deidentifier:
                 self._drop_emptied_text_items(elem, name, run)
             return
         if action is Action.KEEP:
-            if vr in _KEEP_SCRUBBED_VRS and elem.value and path[-1] not in _CODED_TAGS:
+            if vr in _BYTE_CHECKED_VRS and _holds_identifier(elem, run.scrubber):
+                del ds[elem.tag]
+                run.actions[name] = Action.REMOVE.value
+                run.warnings.append(f"{name}: kept attribute held an identifying value; removed")
+            elif vr in _KEEP_SCRUBBED_VRS and elem.value and path[-1] not in _CODED_TAGS:
                 # Kept text is still checked against this dataset's own names and IDs: people
                 # type identity into any field.
                 values = [str(v) for v in _values(elem.value)]
