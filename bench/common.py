@@ -41,7 +41,7 @@ class Measurement:
     ok: bool
     cpu_seconds: float = 0.0  # user + system time of the whole process tree
     note: str = ""
-    extra: dict[str, object] = field(default_factory=dict)
+    extra: dict[str, float] = field(default_factory=dict)
 
     @property
     def files_per_s(self) -> float:

@@ -10,8 +10,8 @@ import logging
 import sys
 from pathlib import Path
 
-from deid.config import DeidRecipe  # type: ignore[import-not-found]
-from deid.dicom import replace_identifiers  # type: ignore[import-not-found]
+from deid.config import DeidRecipe  # type: ignore[import-not-found, unused-ignore]
+from deid.dicom import replace_identifiers  # type: ignore[import-not-found, unused-ignore]
 
 
 def main(in_dir: Path, out_dir: Path) -> None:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pydicom
-from dicomweb_client.api import DICOMwebClient  # type: ignore[import-not-found]
+from dicomweb_client.api import DICOMwebClient  # type: ignore[import-not-found, unused-ignore]
 
 
 def main(manifest_path: Path, root: str, token: str, batch_mb: float) -> None:

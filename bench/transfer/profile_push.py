@@ -63,12 +63,12 @@ def main() -> None:
     deepest: collections.Counter[str] = collections.Counter()
     total = 0
     for line in out.read_text(encoding="utf-8").splitlines():
-        stack, count = line.rsplit(" ", 1)
+        stack, samples = line.rsplit(" ", 1)
         frames = stack.split(";")
-        total += int(count)
-        threads[frames[0].split(":")[-1].strip()] += int(count)
+        total += int(samples)
+        threads[frames[0].split(":")[-1].strip()] += int(samples)
         ours = [f for f in frames if "eucaim/" in f]
-        deepest[ours[-1] if ours else frames[-1]] += int(count)
+        deepest[ours[-1] if ours else frames[-1]] += int(samples)
     print(f"\n{total} samples at 200 Hz; per thread:")
     for name, count in threads.most_common():
         print(f"  {100 * count / total:5.1f}%  {name}")

@@ -58,7 +58,7 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: f
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited: {log.read_text(errors='replace')[-2000:]}")
+            raise RuntimeError(f"{process.args!r} exited: {log.read_text(errors='replace')[-2000:]}")
         try:
             if httpx.get(url, timeout=1.0).status_code < 500:
                 return
