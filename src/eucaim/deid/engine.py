@@ -9,20 +9,27 @@ pure function of (profile, secret, input), so re-runs produce identical bytes.
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass, field
 
 import pydicom
-from pydicom.datadict import dictionary_keyword, dictionary_VR
-from pydicom.dataelem import DataElement, RawDataElement
-from pydicom.multival import MultiValue
+from pydicom.dataelem import DataElement
 
 from eucaim.deid.actions import DUMMY_TEXT, Action, dummy_value
 from eucaim.deid.burned_in import burned_in_risk
 from eucaim.deid.dates import shift_da, shift_dt
 from eucaim.deid.declare import declare, rebuild_file_meta
 from eucaim.deid.descriptors import IDENTIFYING_TAGS, Scrubber, collect_identifiers
+from eucaim.deid.elements import (
+    audit_name,
+    dictionary_vr,
+    holds_identifier,
+    is_emptied_text_item,
+    set_values,
+    value_list,
+    vr_of,
+    writes_implicit,
+)
 from eucaim.deid.ocr import find_text_boxes, tesseract_available
 from eucaim.deid.pixels import TextFinder, clean_burned_in, load_regions
 from eucaim.deid.profile import Profile
@@ -86,62 +93,6 @@ class _Run:
     warnings: list[str] = field(default_factory=list)
 
 
-@functools.lru_cache(maxsize=4096)
-def _name(tag: int) -> str:
-    try:
-        keyword = dictionary_keyword(tag)
-    except KeyError:
-        keyword = ""
-    return keyword or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
-
-
-def _is_emptied_text_item(item: pydicom.Dataset) -> bool:
-    if "ValueType" in item:  # an SR content item
-        return bool(item.ValueType == "TEXT" and "TextValue" not in item)
-    # a text object: its text is gone but its box or anchor is still there
-    placed = "BoundingBoxTopLeftHandCorner" in item or "AnchorPoint" in item
-    return placed and "UnformattedTextValue" not in item
-
-
-def _dictionary_vr(tag: int) -> str:
-    try:
-        return str(dictionary_VR(tag))
-    except KeyError:
-        return "UN"
-
-
-def _vr_of(raw: DataElement | RawDataElement, tag: int) -> str:
-    """The element's VR; explicit UN on a public tag is resolved from the dictionary, as pydicom does."""
-    if raw.VR and raw.VR != "UN":
-        return str(raw.VR)
-    return _dictionary_vr(tag)
-
-
-def _holds_identifier(raw: DataElement | RawDataElement, scrubber: Scrubber) -> bool:
-    value = raw.value
-    if isinstance(value, bytes):
-        return scrubber.found_in_bytes(value)
-    return scrubber.found_in_bytes(str(value).encode("utf-8", "replace"))
-
-
-def _writes_implicit(ds: pydicom.Dataset) -> bool:
-    meta = getattr(ds, "file_meta", None)
-    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
-    return str(syntax or "") == "1.2.840.10008.1.2"
-
-
-def _values(value: object) -> list[object]:
-    if value is None or value == "":
-        return []
-    if isinstance(value, MultiValue | list | tuple):
-        return list(value)
-    return [value]
-
-
-def _set(elem: DataElement, values: list[str]) -> None:
-    elem.value = values[0] if len(values) == 1 else (values or None)
-
-
 class Deidentifier:
     """Applies one profile with one site secret. Build one per process; it is picklable."""
 
@@ -166,7 +117,7 @@ class Deidentifier:
         self._text_finder: TextFinder | None = text_finder if callable(text_finder) else None
         self._regions = load_regions() if self._cleans_pixels else []
         self._identifying_tags = tuple(
-            t for t in IDENTIFYING_TAGS if self.rules.decide(t, _dictionary_vr(t)) is not Action.KEEP
+            t for t in IDENTIFYING_TAGS if self.rules.decide(t, dictionary_vr(t)) is not Action.KEEP
         )
 
     def input_hash(self, data: bytes) -> str:
@@ -240,7 +191,7 @@ class Deidentifier:
             days=derive_day_offset(self._secret, original_id),
             scrubber=Scrubber(collect_identifiers(ds, self._identifying_tags)),
             warnings=warnings_,
-            raw_ok=_writes_implicit(ds),
+            raw_ok=writes_implicit(ds),
         )
 
     def _patient_key(self, ds: pydicom.Dataset) -> tuple[str, list[str]]:
@@ -265,16 +216,16 @@ class Deidentifier:
                 private.append(tag)
                 continue
             raw = ds.get_item(tag)
-            vr = _vr_of(raw, tag)
+            vr = vr_of(raw, tag)
             action = self.rules.decide(tag, vr, path)
-            name = prefix + _name(tag)
+            name = prefix + audit_name(tag)
             run.actions[name] = action.value
             if action is Action.REMOVE:
                 del ds[tag]
             elif action is Action.KEEP and vr not in _NEEDS_VALUE_ON_KEEP and (raw.VR or run.raw_ok):
                 # Kept as read, undecoded (most of the dataset), unless the raw bytes hold one
                 # of this patient's identifiers, typed into a field where it has no business.
-                if vr in _BYTE_CHECKED_VRS and _holds_identifier(raw, run.scrubber):
+                if vr in _BYTE_CHECKED_VRS and holds_identifier(raw, run.scrubber):
                     del ds[tag]
                     run.actions[name] = Action.REMOVE.value
                     run.warnings.append(f"{name}: kept attribute held an identifying value; removed")
@@ -295,9 +246,9 @@ class Deidentifier:
             creator_tag = (tag & 0xFFFF0000) | (element >> 8)
             if element > 0xFF and creator_tag in ds:
                 creator = str(ds[creator_tag].value or "").strip()
-                vr = _vr_of(ds.get_item(tag), tag)
+                vr = vr_of(ds.get_item(tag), tag)
                 action = self.rules.decide_private(creator, tag >> 16, element & 0xFF, vr)
-            name = prefix + _name(tag)
+            name = prefix + audit_name(tag)
             run.actions[name] = action.value
             if action is Action.REMOVE:
                 del ds[tag]
@@ -328,18 +279,18 @@ class Deidentifier:
                 self._drop_emptied_text_items(elem, name, run)
             return
         if action is Action.KEEP:
-            if vr in _BYTE_CHECKED_VRS and _holds_identifier(elem, run.scrubber):
+            if vr in _BYTE_CHECKED_VRS and holds_identifier(elem, run.scrubber):
                 del ds[elem.tag]
                 run.actions[name] = Action.REMOVE.value
                 run.warnings.append(f"{name}: kept attribute held an identifying value; removed")
             elif vr in _KEEP_SCRUBBED_VRS and elem.value and path[-1] not in _CODED_TAGS:
                 # Kept text is still checked against this dataset's own names and IDs: people
                 # type identity into any field.
-                values = [str(v) for v in _values(elem.value)]
+                values = [str(v) for v in value_list(elem.value)]
                 cleaned = [run.scrubber.remove_identifiers(v) or DUMMY_TEXT for v in values]
                 if cleaned != values:
                     run.actions[name] = "keep-scrubbed"
-                    _set(elem, cleaned)
+                    set_values(elem, cleaned)
             return
         if action is Action.EMPTY:
             elem.value = None
@@ -358,11 +309,11 @@ class Deidentifier:
             if vr == "PN":
                 elem.value = run.pseudonym
             elif vr in ("LO", "SH"):
-                _set(
+                set_values(
                     elem,
                     [
                         derive_patient_pseudonym(self._secret, str(v), fmt=self._format)
-                        for v in _values(elem.value)
+                        for v in value_list(elem.value)
                     ],
                 )
             else:
@@ -371,7 +322,7 @@ class Deidentifier:
     def _drop_emptied_text_items(self, elem: DataElement, name: str, run: _Run) -> None:
         """Items that are only text (SR TEXT content items, presentation-state text objects)
         would be invalid once their text is removed: remove the whole item."""
-        kept = [i for i in elem.value if not _is_emptied_text_item(i)]
+        kept = [i for i in elem.value if not is_emptied_text_item(i)]
         if len(kept) != len(elem.value):
             run.actions[name + ">text item"] = Action.REMOVE.value
             elem.value = kept
@@ -380,10 +331,10 @@ class Deidentifier:
         if tag in EXEMPT_UID_TAGS:
             return
         out = []
-        for value in _values(elem.value):
+        for value in value_list(elem.value):
             text = str(value).strip().rstrip("\x00")
             out.append(text if text.startswith(WELL_KNOWN_UID_PREFIX) else derive_uid(self._secret, text))
-        _set(elem, out)
+        set_values(elem, out)
 
     def _shift(self, ds: pydicom.Dataset, elem: DataElement, name: str, run: _Run) -> None:
         vr = elem.VR
@@ -394,14 +345,14 @@ class Deidentifier:
             return
         shift = shift_da if vr == "DA" else shift_dt
         out = []
-        for value in _values(elem.value):
+        for value in value_list(elem.value):
             moved = shift(str(value), run.days)
             if moved is None:
                 run.warnings.append(f"{name}: unparseable {vr} value emptied")
                 elem.value = None
                 return
             out.append(moved)
-        _set(elem, out)
+        set_values(elem, out)
 
     def _scrub(self, ds: pydicom.Dataset, elem: DataElement, run: _Run) -> None:
         if elem.VR in _LONG_TEXT_VRS:
@@ -410,4 +361,4 @@ class Deidentifier:
             return
         if elem.VR in _SCRUBBED_VRS:
             # A value scrubbed to nothing gets the dummy, so a required attribute stays present.
-            _set(elem, [run.scrubber.scrub(str(v)) or DUMMY_TEXT for v in _values(elem.value)])
+            set_values(elem, [run.scrubber.scrub(str(v)) or DUMMY_TEXT for v in value_list(elem.value)])
