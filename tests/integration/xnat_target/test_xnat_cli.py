@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from eucaim.dicom.synthetic import Cohort
+from eucaim.errors import ConfigError
 
 from .conftest import PASSWORD, USER, XnatSite, archive_digests
 
@@ -58,15 +59,16 @@ def test_init_kind_xnat_then_push_archives_the_cohort(
     assert "nothing to do" in again.stdout
 
 
-def test_init_kind_xnat_refuses_half_given_credentials(xnat_site: XnatSite, tmp_path: Path) -> None:
-    url = xnat_site.server.url
-    no_password = ingest(
-        "init", "--kind", "xnat", "--node", url, "--project", "P", "--user", USER, ws=tmp_path / "a"
-    )
-    assert no_password.returncode == 1
-    assert "--user needs --password-file" in no_password.stderr
-    bad_kind = ingest(
-        "init", "--kind", "orthanc", "--node", url, "--project", "P", "--token", "t", ws=tmp_path / "b"
-    )
-    assert bad_kind.returncode == 1
-    assert "--kind must be eucaim or xnat" in bad_kind.stderr
+def test_init_kind_xnat_refuses_half_given_credentials(tmp_path: Path) -> None:
+    from eucaim.ingest.cli.init import init
+
+    url = "http://127.0.0.1:1"
+    with pytest.raises(ConfigError, match="--user needs --password-file"):
+        init(node=url, kind="xnat", project="P", user=USER, workspace=tmp_path / "a")
+    with pytest.raises(ConfigError, match="--kind must be eucaim or xnat"):
+        init(node=url, kind="orthanc", project="P", token="t", workspace=tmp_path / "b")
+    with pytest.raises(ConfigError, match="name the same thing"):
+        init(node=url, kind="xnat", project="P", biobank="Q", token="t", workspace=tmp_path / "c")
+    with pytest.raises(ConfigError, match="--user and --password-file are for --kind xnat"):
+        init(node=url, biobank="B", user=USER, token="t", workspace=tmp_path / "d")
+    assert not (tmp_path / "a").exists()
