@@ -224,7 +224,9 @@ def machine() -> dict[str, object]:
 
 
 def _commit() -> str:
-    """The checkout's commit, marked dirty when src/ has uncommitted changes (they were measured)."""
+    """The commit measured: bench/run.sh's snapshot, else the checkout's (dirty when src/ is)."""
+    if os.environ.get("BENCH_SRC_COMMIT"):
+        return os.environ["BENCH_SRC_COMMIT"] + " (src/ snapshot by bench/run.sh)"
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
