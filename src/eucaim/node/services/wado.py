@@ -9,7 +9,7 @@ import pydicom
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from eucaim.errors import NotFound
+from eucaim.errors import NotFound, StateError
 from eucaim.node.models import Instance, Series, Study
 from eucaim.node.store import ImageStore
 
@@ -64,8 +64,18 @@ def read_metadata(store: ImageStore, obj: StoredObject) -> dict[str, Any]:
     """Return an instance's attributes as DICOM JSON, without pixel data.
 
     Binary values are inlined (InlineBinary); no BulkDataURI is offered yet.
+
+    Raises:
+        StateError: the index lists the object but the store does not have it.
     """
-    with store.open(obj.storage_key) as f:
+    try:
+        f = store.open(obj.storage_key)
+    except NotFound:
+        raise StateError(
+            "an indexed instance is missing from the image store",
+            hint="the operator should check the store against the index",
+        ) from None
+    with f:
         ds = pydicom.dcmread(f, stop_before_pixels=True)
     body: dict[str, Any] = ds.to_json_dict()
     body[TRANSFER_SYNTAX_UID_TAG] = {"vr": "UI", "Value": [obj.transfer_syntax_uid]}

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from eucaim.dicomweb.mediatype import APPLICATION_DICOM, parse_media_type
 from eucaim.dicomweb.multipart import encode_multipart, multipart_related_type, new_boundary
-from eucaim.errors import EucaimError
+from eucaim.errors import StateError
 from eucaim.node.api.deps import BiobankRef, Context, ReadableBiobank
 from eucaim.node.api.routes.dicomweb_common import DICOM_JSON, PREFIX
 from eucaim.node.context import NodeContext
@@ -67,7 +67,7 @@ def _metadata(context: NodeContext, biobank: BiobankRef, **where: str) -> JSONRe
         objects = find_objects(session, biobank_id=biobank.id, **where)
     try:
         body = [read_metadata(context.store, obj) for obj in objects]
-    except EucaimError:
+    except StateError:
         logger.error("an indexed object is missing from the image store of biobank %s", biobank.code)
         raise
     return JSONResponse(body, media_type=DICOM_JSON)
