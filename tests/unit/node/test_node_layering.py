@@ -41,3 +41,13 @@ def test_no_module_is_imported_at_package_level_with_an_app_or_engine() -> None:
     assert not [
         name for name, value in vars(app_module).items() if type(value).__name__ in ("FastAPI", "Engine")
     ]
+
+
+def test_store_package_exports_what_it_lists() -> None:
+    import eucaim.node.store as store
+
+    assert sorted(store.__all__) == sorted(
+        name
+        for name in vars(store)
+        if not name.startswith("_") and name not in ("annotations", "base", "filesystem")
+    )
