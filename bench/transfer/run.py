@@ -28,7 +28,9 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -382,6 +384,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="100 instances, memory 50 vs 500")
     parser.add_argument("--repeat", type=int, default=2, help="rounds; the fastest of each is kept")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on `kill`
     n, memory_n = (100, 50) if args.quick else (args.n, args.memory_n)
     facts = machine()
     print(f"machine: {facts}")

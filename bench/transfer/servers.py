@@ -15,8 +15,10 @@ instance is known even when the client shares the machine.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -33,6 +35,14 @@ ORTHANC_AET = "ORTHANC"
 ORTHANC_BIOBANK = "orthanc"
 NODE_USER = "bench"
 NODE_CLI = str(ROOT / ".venv/bin/eucaim-node")
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: Linux sends it SIGTERM if the benchmark dies first."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def free_port() -> int:
@@ -114,6 +124,7 @@ class NodeServer:
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
             )
         self.url = f"http://127.0.0.1:{port}"
         _wait_http(self.url + "/health", self.process, log)
@@ -205,6 +216,7 @@ class OrthancServer:
                 stderr=subprocess.STDOUT,
                 cwd=self.root,
                 env={**os.environ, "TCP_NODELAY": "1"},
+                preexec_fn=_die_with_parent,
             )
         _wait_http(self.url + "/system", self.process, log)
         return self
