@@ -125,9 +125,13 @@ def test_modalities_in_study(cohort: Cohort) -> None:
 
 
 def test_limit_and_offset_page_through_studies(cohort: Cohort) -> None:
-    pages = [_study_uids(cohort.get("/studies", limit=2, offset=o)) for o in (0, 2, 4)]
+    responses = [cohort.get("/studies", limit=2, offset=o) for o in (0, 2, 4)]
+    pages = [_study_uids(r) for r in responses]
     assert [len(p) for p in pages] == [2, 1, 0]
     assert pages[0] | pages[1] == set(cohort.studies.values())
+    # Only the first page says more results exist.
+    assert ["warning" in r.headers for r in responses] == [True, False, False]
+    assert "additional results" in responses[0].headers["warning"]
 
 
 def test_includefield_adds_optional_attributes(cohort: Cohort) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, select
@@ -18,6 +19,14 @@ _MODELS: dict[Level, type[Base]] = {Level.STUDY: Study, Level.SERIES: Series, Le
 Row = dict[str, Any]
 
 
+@dataclass(frozen=True)
+class SearchResult:
+    """One page of matches; ``more`` is True when later pages hold further matches."""
+
+    rows: list[Row]
+    more: bool
+
+
 def search(
     session: Session,
     *,
@@ -25,7 +34,7 @@ def search(
     query: QidoQuery,
     study_uid: str | None = None,
     series_uid: str | None = None,
-) -> list[Row]:
+) -> SearchResult:
     """Return the matching studies, series or instances of a biobank as keyword → value rows.
 
     ``study_uid``/``series_uid`` come from the URL path (``/studies/{uid}/series``) and narrow the
@@ -52,14 +61,17 @@ def search(
     for match in query.matches:
         stmt = stmt.where(_condition(match))
     model = _MODELS[query.level]
-    stmt = stmt.order_by(model.id).offset(query.offset).limit(query.limit)  # type: ignore[attr-defined]
+    # One row more than asked tells whether another page exists.
+    stmt = stmt.order_by(model.id).offset(query.offset).limit(query.limit + 1)  # type: ignore[attr-defined]
     rows = [tuple(r) for r in session.execute(stmt).all()]
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
     results = [_values(row) for row in rows]
     if query.level is Level.STUDY:
         _add_study_counts(session, [r[0] for r in rows], results)
     elif query.level is Level.SERIES:
         _add_series_counts(session, [r[0] for r in rows], results)
-    return results
+    return SearchResult(rows=results, more=more)
 
 
 def _condition(match: Match) -> ColumnElement[bool]:

@@ -16,6 +16,8 @@ from eucaim.node.services.qido import search
 
 router = APIRouter(prefix=PREFIX, tags=["DICOMweb QIDO-RS"])
 
+MORE_RESULTS = "There are additional results that can be requested"
+
 _QUERY_DOC = (
     "Match on indexed attributes by keyword or tag (e.g. `PatientID=EUCAIM-*`, "
     "`StudyDate=20240101-20241231`, `ModalitiesInStudy=CT,MR`); page with `limit`/`offset`; add "
@@ -34,10 +36,12 @@ def _search(
 ) -> JSONResponse:
     query = parse_query(level, request.query_params.multi_items())
     with context.sessions() as session:
-        rows = search(session, biobank_id=biobank.id, query=query, study_uid=study_uid, series_uid=series_uid)
+        found = search(
+            session, biobank_id=biobank.id, query=query, study_uid=study_uid, series_uid=series_uid
+        )
     urls = biobank_urls(request, context, biobank)
     results: list[dict[str, Any]] = []
-    for row in rows:
+    for row in found.rows:
         study, series = row["StudyInstanceUID"], row.get("SeriesInstanceUID")
         if level is Level.STUDY:
             url = urls.study(study)
@@ -46,7 +50,9 @@ def _search(
         else:
             url = urls.instance(study, str(series), row["SOPInstanceUID"])
         results.append(render(level, row, query.include, url))
-    return JSONResponse(results, media_type=DICOM_JSON)
+    # PS3.18 §8.3.4.4: a truncated result says so in a Warning header.
+    headers = {"Warning": f'299 eucaim-node "{MORE_RESULTS}"'} if found.more else None
+    return JSONResponse(results, media_type=DICOM_JSON, headers=headers)
 
 
 @router.get("/studies", summary="Search for studies (QIDO-RS)", description=_QUERY_DOC)
