@@ -73,9 +73,9 @@ def test_a_member_xnat_cannot_parse_is_reported_and_the_rest_completed(
     quarantined = ws.state.instances([S.QUARANTINED])
     assert [r.out_path for r in quarantined] == [str(spoiled[0])]
     assert quarantined[0].reason == QuarantineReason.REFUSED_BY_NODE
-    assert "could not parse this file as DICOM" in (quarantined[0].last_error or "") + str(
-        quarantined[0].reason
-    )
+    assert "XNAT could not import this file (400): Unable to parse" in (
+        quarantined[0].last_error or ""
+    ) + str(quarantined[0].reason)
     assert "1 quarantined" in summary.why_not_ok()
     # Everything else is archived once; nothing of the failed import is left in the prearchive.
     assert ws.state.counts_by_state().get(S.VERIFIED) == len(cohort.files) - 1
@@ -90,7 +90,7 @@ def test_a_member_xnat_cannot_parse_is_reported_and_the_rest_completed(
     _complete_once(ws, xnat_site, cohort)
 
 
-def test_a_generic_400_on_an_import_is_sent_again_in_the_same_run(
+def test_a_400_naming_no_member_is_narrowed_down_and_completed_in_the_same_run(
     ws: Workspace, xnat_site: XnatSite, cohort: Cohort
 ) -> None:
     xnat_site.emulator.fail_next(1, r"^/data/services/import$", 400, method="POST")
@@ -259,3 +259,27 @@ def test_a_project_that_does_not_exist_stops_the_run_naming_the_setting(
     assert not summary.ok
     assert "(404)" in (summary.fatal or "") and "eucaim-ingest init --project" in (summary.fatal or "")
     assert ws.state.counts_by_state().get(S.QUARANTINED, 0) == 0
+
+
+def test_a_single_file_is_called_bad_only_after_two_unexplained_400s(
+    ws: Workspace, xnat_site: XnatSite, cohort: Cohort
+) -> None:
+    target = fast_target(ws)
+    assert push(ws, target, KEEP).ok
+    row = ws.state.instances([S.VERIFIED])[0]
+    item = OutgoingInstance(
+        row.id,
+        Path(row.out_path or ""),
+        row.out_size or 0,
+        row.out_sop_uid or "",
+        row.out_study_uid or "",
+        row.out_series_uid or "",
+    )
+    xnat_site.emulator.fail_next(1, r"^/data/services/import$", 400, method="POST")
+    once = target.send(item.study_instance_uid, [item])
+    assert once.stored == {item.sop_instance_uid} and once.failed == {}
+    xnat_site.emulator.fail_next(2, r"^/data/services/import$", 400, method="POST")
+    twice = target.send(item.study_instance_uid, [item])
+    assert "XNAT could not import this file (400): Injected failure" in twice.failed[item.sop_instance_uid]
+    target.close()
+    _complete_once(ws, xnat_site, cohort)

@@ -14,9 +14,11 @@ The MD5s are computed while zipping and kept in ``xnat.db`` (see :mod:`.xnat_ind
 ``list_instances`` maps XNAT's listing back to SOPInstanceUIDs. ``overwrite=append`` makes a
 re-send of a partly imported study complete it without duplicates (same name, same bytes).
 
-Failures: a 400 naming one zip member marks that instance failed and re-sends the rest at once;
-a 403 stops the run (no write rights); a dropped connection or a 5xx is retried by the one
-:class:`~eucaim.ingest.upload.http.RetryPolicy`, which re-reads the zip from disk.
+Failures: a 400 naming one zip member marks that instance failed and re-sends the rest at once
+(a 400 naming none is narrowed down by halves); leftovers of a refused or interrupted import are
+removed from the prearchive; a 403 stops the run (no write rights); a dropped connection or a
+5xx is retried by the one :class:`~eucaim.ingest.upload.http.RetryPolicy`, which re-reads the zip
+from disk.
 """
 
 from __future__ import annotations
@@ -109,28 +111,56 @@ class XnatTarget:
         """Import ``batch`` as one zip into its session; settle each instance from the session's digests."""
         subject, label = self._session_for(study_uid, batch[0].path)
         failed: dict[str, str] = {}
-        remaining = list(batch)
         # One import at a time per session: XNAT merges concurrent imports of one session badly,
         # and the prearchive clean-up below must not touch an import still in flight.
         with self._session_lock(label):
-            while remaining:
-                bad = self._import_once(remaining, study_uid, subject, label)
-                if bad is None:
-                    break
-                failed[bad] = "XNAT could not parse this file as DICOM (import service answered 400)"
-                remaining = [i for i in remaining if i.sop_instance_uid != bad]
-                logger.info("XNAT refused one member of a zip for session %s; re-sending the rest", label)
-            if self.dest == "archive":
-                # XNAT keeps what it read before a refused member or a dropped connection in the
-                # prearchive; once the archive holds the session, those leftovers are only clutter
-                # (and would be archived twice by an auto-archiving project).
-                self._clean_prearchive(label)
+            self._import_all(list(batch), study_uid, subject, label, failed)
+            # XNAT keeps what it read before a refused member or a dropped connection in the
+            # prearchive; those leftovers are clutter (and an auto-archiving project would archive
+            # them again). In prearchive mode only the incomplete (RECEIVING) ones go.
+            self._clean_prearchive(label, only_receiving=self.dest != "archive")
             digests = self._digests(label, fresh=True)
         md5s = self.index.members(study_uid)
         stored = frozenset(
-            i.sop_instance_uid for i in remaining if digests[md5s.get(i.sop_instance_uid, "")] > 0
+            i.sop_instance_uid
+            for i in batch
+            if i.sop_instance_uid not in failed and digests[md5s.get(i.sop_instance_uid, "")] > 0
         )
         return SendResult(stored=stored, failed=failed)
+
+    def _import_all(
+        self,
+        batch: list[OutgoingInstance],
+        study_uid: str,
+        subject: str,
+        label: str,
+        failed: dict[str, str],
+    ) -> None:
+        """Import ``batch``, setting aside members XNAT refuses (400) and importing the rest.
+
+        A 400 that names the member drops that member; one that does not is narrowed down by
+        halves, so one bad file costs a few extra imports instead of blocking its whole batch.
+        """
+        while batch:
+            refused = self._import_once(batch, study_uid, subject, label)
+            if refused is None:
+                return
+            uid, reason = refused
+            if uid is None and len(batch) > 1:
+                half = len(batch) // 2
+                self._import_all(batch[:half], study_uid, subject, label, failed)
+                self._import_all(batch[half:], study_uid, subject, label, failed)
+                return
+            if uid is None:
+                # A single file and a 400 that names nothing: once more, in case the 400 was
+                # about the request rather than the file, before calling the file bad.
+                refused = self._import_once(batch, study_uid, subject, label)
+                if refused is None:
+                    return
+                uid, reason = batch[0].sop_instance_uid, refused[1]
+            failed[uid] = reason
+            batch = [i for i in batch if i.sop_instance_uid != uid]
+            logger.info("XNAT refused one file for session %s; importing the rest", label)
 
     def _session_lock(self, label: str) -> threading.Lock:
         with self._lock:
@@ -147,8 +177,8 @@ class XnatTarget:
 
     def _import_once(
         self, batch: Sequence[OutgoingInstance], study_uid: str, subject: str, label: str
-    ) -> str | None:
-        """Send one zip; return the SOPInstanceUID of a member XNAT could not parse, else None."""
+    ) -> tuple[str | None, str] | None:
+        """Send one zip. None when XNAT took it; on a 400, the member it names (if any) and why."""
         packed = write_session_zip(batch, self.zip_dir)
         try:
             # Recorded before the request leaves: if XNAT stores the files and we die before the
@@ -163,10 +193,11 @@ class XnatTarget:
         with self._lock:
             self._listings.pop(label, None)
         if response.status_code == 400:
-            match = _BAD_MEMBER.search(response.text)
+            text = response.text.strip()[:300]
+            match = _BAD_MEMBER.search(text)
             uid = sop_uid_of_member(match[1]) if match else None
-            if uid is not None and any(i.sop_instance_uid == uid for i in batch):
-                return uid
+            known = uid is not None and any(i.sop_instance_uid == uid for i in batch)
+            return (uid if known else None), f"XNAT could not import this file (400): {text}"
         check_status(response, f"the import of {len(batch)} instances into session {label}")
         logger.info("imported %d instances into XNAT session %s", len(batch), label)
         return None
@@ -202,16 +233,17 @@ class XnatTarget:
             body=body,
         )
 
-    def _clean_prearchive(self, label: str) -> None:
+    def _clean_prearchive(self, label: str, *, only_receiving: bool) -> None:
         """Delete prearchive entries named ``label`` (left by refused or interrupted imports)."""
         try:
             for entry in prearchive_entries(self.session, self.project, label):
-                src = entry.get("url", "")
+                if only_receiving and entry.get("status") != "RECEIVING":
+                    continue
                 response = self.session.request(
                     "POST",
                     "data/services/prearchive/delete",
                     what=f"removing a partial import of {label} from the prearchive",
-                    params={"src": src},
+                    params={"src": entry.get("url", "")},
                 )
                 check_status(response, "removing a partial import from the prearchive")
         except UploadError as exc:
