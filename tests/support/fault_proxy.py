@@ -62,6 +62,7 @@ class Drop(StrEnum):
 
     MID_BODY = "mid_body"  # after forwarding part of the request body; the upstream sees a cut too
     BEFORE_RESPONSE = "before_response"  # the upstream handled the request; its answer is lost
+    MID_RESPONSE = "mid_response"  # the answer's head and half its body arrive, then the cut
 
 
 @dataclass
@@ -76,7 +77,7 @@ class Faults:
     error_statuses: tuple[int, ...] = (500, 503)
     retry_after: str | None = None  # Retry-After value sent with injected 503s
     drop_rate: float = 0.0
-    drop_modes: tuple[Drop, ...] = (Drop.MID_BODY, Drop.BEFORE_RESPONSE)
+    drop_modes: tuple[Drop, ...] = (Drop.MID_BODY, Drop.BEFORE_RESPONSE, Drop.MID_RESPONSE)
     delay_rate: float = 0.0
     delay_s: float = 0.0
     max_body_bytes: int | None = None  # larger request bodies get 413 (without being read)
@@ -158,7 +159,9 @@ class FaultProxy:
         self._closing = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.proxy = self
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="fault-proxy", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -334,6 +337,11 @@ class _Handler(BaseHTTPRequestHandler):
             if decision.delay_s:
                 proxy._closing.wait(decision.delay_s)
             headers = {k: v for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP}
+            if decision.drop is Drop.MID_RESPONSE:
+                self._reply(response.status, body, headers=headers, cut_at=len(body) // 2)
+                self._abort()
+                record(f"dropped:{Drop.MID_RESPONSE}", None)
+                return
             with proxy._lock:
                 proxy.stats.bytes_forwarded += length
                 if response.status >= 500:
@@ -419,7 +427,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def _reply(
-        self, status: int, body: bytes, *, headers: dict[str, str] | None = None, close: bool = False
+        self,
+        status: int,
+        body: bytes,
+        *,
+        headers: dict[str, str] | None = None,
+        close: bool = False,
+        cut_at: int | None = None,
     ) -> None:
         self.send_response_only(status)
         for key, value in (headers or {}).items():
@@ -432,7 +446,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(body)
+            self.wfile.write(body if cut_at is None else body[:cut_at])
 
     def _abort(self) -> None:
         """Cut the client's connection without an answer."""
