@@ -48,9 +48,10 @@ def xnat_site(xnat_server: XnatServer) -> XnatSite:
     return XnatSite(xnat_server)
 
 
-@pytest.fixture
-def cohort(tmp_path: Path) -> Cohort:
-    return generate_cohort(tmp_path / "cohort", patients=2, slices=(2, 3))
+@pytest.fixture(scope="session")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> Cohort:
+    """Two patients with short series, written once: tests read the source files, never change them."""
+    return generate_cohort(tmp_path_factory.mktemp("xnat-cohort"), patients=2, slices=(2, 3))
 
 
 @pytest.fixture

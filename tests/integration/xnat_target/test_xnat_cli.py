@@ -12,6 +12,9 @@ import pytest
 
 from eucaim.dicom.synthetic import Cohort
 from eucaim.errors import ConfigError
+from eucaim.ingest.scanner import scan_paths
+from eucaim.ingest.state.states import InstanceState
+from eucaim.ingest.workspace import Workspace
 
 from .conftest import PASSWORD, USER, XnatSite, archive_digests
 
@@ -48,15 +51,15 @@ def test_init_kind_xnat_then_push_archives_the_cohort(
     assert stored.read_text().strip() == PASSWORD
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
 
-    assert ingest("scan", str(cohort.root), ws=ws).returncode == 0
+    with Workspace.open(ws) as opened:  # scanning is not what this test is about: in-process
+        scan_paths(opened.state, [cohort.root])
     pushed = ingest("push", ws=ws)
     assert pushed.returncode == 0, pushed.stdout + pushed.stderr
     assert sum(archive_digests(xnat_site).values()) == len(cohort.files)
     assert PASSWORD not in pushed.stdout + pushed.stderr
-
-    again = ingest("push", ws=ws)
-    assert again.returncode == 0
-    assert "nothing to do" in again.stdout
+    with Workspace.open(ws) as opened:
+        counts = opened.state.counts_by_state()
+        assert counts[InstanceState.VERIFIED] == sum(counts.values()) == len(cohort.files)
 
 
 def test_init_kind_xnat_refuses_half_given_credentials(tmp_path: Path) -> None:
