@@ -177,13 +177,22 @@ def _settle(
     stored = [i.instance_id for i in part if i.sop_instance_uid in result.stored]
     state.mark_many(stored, InstanceState.SENT)
     stats.sent += len(stored)
+    later = [i.instance_id for i in part if i.sop_instance_uid in result.retry_later]
+    if later:
+        # The node could not store them for now (disk full, store down): keep them for a resend.
+        why = f"the node could not store {len(later)} instances for now: "
+        why += next(iter(result.retry_later.values()))
+        state.record_attempt_error(later, why)
+        stats.unsettled += len(later)
+        stats.errors.append(why)
+        on_event(Notice(why))
     for item in part:
         reason = result.failed.get(item.sop_instance_uid)
         if reason is not None:
             state.mark_quarantined(item.instance_id, QuarantineReason.REFUSED_BY_NODE, reason)
             stats.refused += 1
             on_event(Notice(f"the node refused an instance: {reason}"))
-        elif item.sop_instance_uid not in result.stored:
+        elif item.sop_instance_uid not in result.stored and item.sop_instance_uid not in result.retry_later:
             # Not mentioned either way: verification decides.
             stats.unsettled += 1
 

@@ -27,12 +27,15 @@ class SendResult:
     """How the target settled each instance of a batch.
 
     Instances in neither ``stored`` nor ``failed`` were not mentioned by the target; the pipeline
-    leaves them to verification rather than guessing.
+    leaves them to verification rather than guessing. ``retry_later`` holds instances the target
+    refused for a reason of its own (out of resources: disk full, store down); they are sent again
+    later, not quarantined.
     """
 
     stored: frozenset[str] = frozenset()
     failed: dict[str, str] = field(default_factory=dict)
     warnings: dict[str, str] = field(default_factory=dict)
+    retry_later: dict[str, str] = field(default_factory=dict)
 
 
 class PayloadTooLarge(UploadError):

@@ -43,6 +43,11 @@ def describe_failure(code: int | None) -> str:
     return f"{text or 'refused by the node'} (0x{code:04X})"
 
 
+def is_target_side(code: int | None) -> bool:
+    """True for refusals about the target's resources, not the instance (0xA7xx): retry later."""
+    return code is not None and 0xA700 <= code <= 0xA7FF
+
+
 def _first_value(item: dict[str, Any], tag: str) -> Any:
     values = item.get(tag, {}).get("Value") or []
     return values[0] if values else None
@@ -58,6 +63,7 @@ def parse_store_response(body: bytes) -> SendResult:
     stored: set[str] = set()
     failed: dict[str, str] = {}
     warnings: dict[str, str] = {}
+    retry_later: dict[str, str] = {}
     for item in data.get(REFERENCED_SOP_SEQUENCE, {}).get("Value") or []:
         uid = _first_value(item, REFERENCED_SOP_INSTANCE_UID)
         if uid:
@@ -69,5 +75,9 @@ def parse_store_response(body: bytes) -> SendResult:
         uid = _first_value(item, REFERENCED_SOP_INSTANCE_UID)
         if uid:
             code = _first_value(item, FAILURE_REASON)
-            failed[str(uid)] = describe_failure(int(code) if code is not None else None)
-    return SendResult(stored=frozenset(stored - set(failed)), failed=failed, warnings=warnings)
+            number = int(code) if code is not None else None
+            (retry_later if is_target_side(number) else failed)[str(uid)] = describe_failure(number)
+    refused = set(failed) | set(retry_later)
+    return SendResult(
+        stored=frozenset(stored - refused), failed=failed, warnings=warnings, retry_later=retry_later
+    )
