@@ -283,3 +283,22 @@ def test_a_single_file_is_called_bad_only_after_two_unexplained_400s(
     assert "XNAT could not import this file (400): Injected failure" in twice.failed[item.sop_instance_uid]
     target.close()
     _complete_once(ws, xnat_site, cohort)
+
+
+def test_an_xnat_without_checksums_is_named_as_the_reason_nothing_verifies(
+    ws: Workspace, xnat_site: XnatSite, cohort: Cohort
+) -> None:
+    target = fast_target(ws)
+    assert push(ws, target, KEEP).ok
+    emulator = xnat_site.emulator
+    with emulator.store.lock:  # as a site with checksums turned off would list them
+        for experiment in emulator.store.experiments_of(emulator.project(xnat_site.project)):
+            for scan in experiment.scans.values():
+                for stored in scan.resources["DICOM"].files.values():
+                    stored.digest = ""
+    row = ws.state.instances([S.VERIFIED])[0]
+    target.forget_listings()
+    with pytest.raises(UploadError, match="without checksums") as refused:
+        target.list_instances(row.out_study_uid or "", row.out_series_uid or "")
+    assert "Enable checksums" in str(refused.value)
+    target.close()

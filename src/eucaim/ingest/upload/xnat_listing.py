@@ -41,8 +41,14 @@ def archived_digests(session: XnatSession, project: str, label: str) -> Counter[
             continue
         check_status(files, f"listing files of session {label}")
         for row in _rows(files.json(), label):
-            if row.get("digest"):
-                digests[row["digest"].lower()] += 1
+            if not row.get("digest"):
+                raise UploadError(
+                    f"XNAT lists files of session {label} without checksums, so what arrived cannot "
+                    "be verified",
+                    hint="ask the XNAT administrator to turn on checksums (Site Administration, "
+                    "File System, 'Enable checksums'), then run push again",
+                )
+            digests[row["digest"].lower()] += 1
     return digests
 
 
