@@ -32,3 +32,19 @@ def test_every_builtin_profile_has_a_page_naming_its_options() -> None:
         assert f"version {profile.version}" in page
         for option in profile.options:
             assert OPTIONS[option].code in page, (profile.name, option)
+
+
+def test_code_example_runs(tmp_path: Path) -> None:
+    from .conftest import make_instance
+
+    text = (DOCS / "README.md").read_text()
+    example = re.search(r"## Using it from code\n\n```python\n(.*?)```", text, re.S)
+    assert example is not None
+    source = tmp_path / "scan"
+    source.mkdir()
+    make_instance().save_as(source / "a.dcm", enforce_file_format=True)
+    scope: dict[str, object] = {"source_dir": source, "out_dir": tmp_path / "out"}
+    exec(compile(example.group(1), "docs/deid/README.md", "exec"), scope)
+    assert scope["report"].will_send == 1  # type: ignore[attr-defined]
+    assert scope["outcome"].pseudonym.startswith("EUCAIM-")  # type: ignore[attr-defined]
+    assert ("(0010,0010)", "PatientName", "pseudonym", "profile override") in scope["shown"]  # type: ignore[operator]
