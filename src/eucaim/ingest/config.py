@@ -29,8 +29,9 @@ class NodeConfig(BaseModel):
         description="XNAT user name; the token file then holds the password. Unset on XNAT: the token "
         "file holds an alias token as ALIAS:SECRET",
     )
-    xnat_dest: Literal["archive", "prearchive"] = Field(
-        "archive", description="XNAT import destination: the archive, or the project's prearchive"
+    xnat_dest: Literal["archive", "prearchive"] | None = Field(
+        None,
+        description="XNAT import destination: the archive (default), or the project's prearchive",
     )
 
     @property

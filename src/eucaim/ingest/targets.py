@@ -76,6 +76,6 @@ def build_xnat_target(
         node.project,
         index=XnatIndex(ws.path / INDEX_NAME),
         zip_dir=ws.path / "xnat-zips",
-        dest=node.xnat_dest,
+        dest=node.xnat_dest or "archive",
         rate_limiter=rate_limiter,
     )
