@@ -9,8 +9,10 @@ for an authorised re-identification only and must be asked for explicitly.
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import hmac
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -115,3 +117,13 @@ class Vault:
                 hint="pass the explicit authorisation flag only for an approved re-identification",
             )
         return sorted(self._by_pseudonym.values(), key=lambda e: e.pseudonym)
+
+
+def export_csv(entries: list[VaultEntry]) -> str:
+    """The export as CSV text (``original_patient_id,pseudonym,day_offset``), for re-identification."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["original_patient_id", "pseudonym", "day_offset"])
+    for entry in entries:
+        writer.writerow([entry.original_patient_id, entry.pseudonym, entry.day_offset])
+    return out.getvalue()

@@ -142,3 +142,16 @@ def test_preview_of_files_counts_unreadable_ones_as_quarantined(tmp_path: Path, 
     result = preview(read_for_preview(paths, tmp_path / "scan"), eucaim)
     assert result.instances == 3 and result.will_send == 1
     assert sorted(result.quarantined) == [("empty.dcm", "empty"), ("notes.dcm", "not_dicom")]
+
+
+def test_vault_export_csv(tmp_path: Path) -> None:
+    from eucaim.deid.vault import export_csv
+
+    vault = Vault(tmp_path / "v.jsonl", SECRET)
+    vault.record("Doe, John", "EUCAIM-B", -400)
+    vault.record("patient-1", "EUCAIM-A", -365)
+    text = export_csv(vault.export(authorised=True))
+    assert (
+        text
+        == 'original_patient_id,pseudonym,day_offset\npatient-1,EUCAIM-A,-365\n"Doe, John",EUCAIM-B,-400\n'
+    )
