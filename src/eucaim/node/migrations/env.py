@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
+import eucaim.node.models_accounts  # noqa: F401  (registers the account tables on Base.metadata)
 from eucaim.node.models import Base
 
 engine = context.config.attributes.get("engine")
