@@ -16,7 +16,7 @@ role_map                 EUCAIM_NODE_OIDC_ROLE_MAP           JSON object claim v
                                                              (each role's own name maps to itself)
 default_role             EUCAIM_NODE_OIDC_DEFAULT_ROLE       role when no value maps (none: refused)
 group_claim              EUCAIM_NODE_OIDC_GROUP_CLAIM        claim holding groups (``groups``)
-biobank_group_pattern    EUCAIM_NODE_OIDC_BIOBANK_GROUP      group naming a managed biobank
+biobank_group            EUCAIM_NODE_OIDC_BIOBANK_GROUP      group naming a managed biobank
                                                              (``PROJECT-{code}``)
 leeway_s                 EUCAIM_NODE_OIDC_LEEWAY_S           clock skew allowed on exp/nbf (30)
 =======================  ==================================  ==========================================
@@ -48,7 +48,7 @@ class OidcSettings(BaseSettings):
     role_map: dict[str, Role] = Field(default_factory=dict)
     default_role: Role | None = None
     group_claim: str = "groups"
-    biobank_group_pattern: str = Field(default="PROJECT-{code}", alias="biobank_group")
+    biobank_group: str = "PROJECT-{code}"
     leeway_s: int = Field(default=30, ge=0, le=600)
 
     @property

@@ -13,6 +13,9 @@ public_url          EUCAIM_NODE_PUBLIC_URL       base URL put in RetrieveURLs, w
 token_ttl_days      EUCAIM_NODE_TOKEN_TTL_DAYS   lifetime of new API tokens in days (365)
 max_request_bytes   EUCAIM_NODE_MAX_REQUEST_BYTES  largest STOW body accepted, in bytes (16 GiB);
                                                  a client should batch below it
+suppression_        EUCAIM_NODE_SUPPRESSION_     the public catalogue shows counts below this as
+threshold           THRESHOLD                    "<N" (5; 1 shows every count)
+oidc                EUCAIM_NODE_OIDC_*           OIDC bearer tokens (see eucaim.node.oidc_settings)
 ==================  ===========================  ==============================================
 """
 
@@ -22,6 +25,8 @@ from pathlib import Path
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from eucaim.node.oidc_settings import OidcSettings
 
 
 class Settings(BaseSettings):
@@ -37,6 +42,8 @@ class Settings(BaseSettings):
     public_url: str | None = None
     token_ttl_days: int = Field(default=365, ge=1)
     max_request_bytes: int = Field(default=16 * 1024**3, ge=1024)
+    suppression_threshold: int = Field(default=5, ge=1)
+    oidc: OidcSettings = Field(default_factory=OidcSettings)
 
     @property
     def resolved_database_url(self) -> str:

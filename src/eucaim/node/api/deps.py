@@ -16,11 +16,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from eucaim.node.context import NodeContext
 from eucaim.node.errors import MissingCredentials
 from eucaim.node.models import User
+from eucaim.node.oidc import verifier_for
 from eucaim.node.roles import Role
-from eucaim.node.services.accounts import authenticate_token
 from eucaim.node.services.biobanks import authorize, get_biobank
+from eucaim.node.services.tokens import authenticate_bearer
 
-_bearer = HTTPBearer(auto_error=False, description="API token from `eucaim-node user add`")
+_bearer = HTTPBearer(
+    auto_error=False, description="API token from `eucaim-node token create`, or an OIDC access token"
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class Caller:
     user_id: int
     name: str
     role: Role
+    method: str = "api-token"  # or "oidc"
+    token_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -51,10 +56,11 @@ Context = Annotated[NodeContext, Depends(get_context)]
 
 
 def get_caller(
+    request: Request,
     context: Context,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
-    """Authenticate the bearer token.
+    """Authenticate the bearer token: an API token, or an OIDC JWT when an issuer is configured.
 
     Raises:
         MissingCredentials: no token.
@@ -66,9 +72,11 @@ def get_caller(
             status_code=401,
             hint="send the header 'Authorization: Bearer <token>'",
         )
-    with context.sessions() as session:
-        user = authenticate_token(session, token=credentials.credentials, now=datetime.now(UTC))
-        return Caller(user_id=user.id, name=user.name, role=user.role)
+    verifier = verifier_for(request.app.state, context.settings.oidc)
+    bearer = authenticate_bearer(
+        context.sessions, token=credentials.credentials, now=datetime.now(UTC), verifier=verifier
+    )
+    return Caller(bearer.user_id, bearer.name, bearer.role, bearer.method, bearer.expires_at)
 
 
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
