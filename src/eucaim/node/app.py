@@ -13,7 +13,10 @@ from fastapi import FastAPI
 
 from eucaim import __version__
 from eucaim.node.api.errors import register_exception_handlers
+from eucaim.node.api.routes import clinical as clinical_routes
 from eucaim.node.api.routes import health, qido, stow, wado
+from eucaim.node.api.routes import catalogue as catalogue_routes
+from eucaim.node.api.routes import datasets as dataset_routes
 from eucaim.node.context import NodeContext, build_context
 from eucaim.node.migration import upgrade_database
 from eucaim.node.settings import Settings
@@ -50,6 +53,9 @@ def create_app(settings: Settings, *, context: NodeContext | None = None) -> Fas
     app.include_router(qido.router)
     # WADO after QIDO: /studies/{study}/series must reach the search, not a retrieve.
     app.include_router(wado.router)
+    app.include_router(dataset_routes.router)
+    app.include_router(catalogue_routes.router)
+    app.include_router(clinical_routes.router)
     return app
 
 

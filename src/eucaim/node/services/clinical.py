@@ -1,81 +1,45 @@
 """Clinical records on the node: check each record again, store it as a new version, list and read them.
 
-The node never trusts the client's validation: every record is checked against the biobank's
-schema (``eucaim.clinical.check_record``: the shipped minimum schema plus the biobank's extension)
-and refused for a subject the biobank holds no study for, unless the biobank allows clinical-only
-subjects. An accepted record whose content hash equals the current version's is "unchanged" and
-writes nothing, so a client may resend safely. Each record is its own transaction; the unique
+Every record is checked against the biobank's schema and refused for a subject the biobank holds
+no study for, unless the biobank allows clinical-only subjects (rules: ``eucaim.node.clinical_rules``).
+An accepted record whose content hash equals the current version's is "unchanged" and writes
+nothing, so a client may resend safely. Each record is its own transaction; the unique
 (biobank, subject, version) constraint decides races and the loser retries on the new head.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from eucaim.clinical.pseudonymise import content_hash
-from eucaim.clinical.record_check import check_record
-from eucaim.clinical.schema import DEFAULT_SCHEMA, Schema, extend_schema, load_schema
-from eucaim.errors import ConfigError, NotFound, TransientError
+from eucaim.clinical.schema import Schema
+from eucaim.errors import NotFound, TransientError
+from eucaim.node.clinical_rules import (
+    RecordResult,
+    RecordStatus,
+    VersionInfo,
+    base_schema,
+    canonical_json,
+    linkage_problem,
+    next_version,
+    record_problems,
+    schema_with_extension,
+)
 from eucaim.node.models import Study
 from eucaim.node.models_clinical import BiobankClinicalSettings, ClinicalRecordVersion
 
 logger = logging.getLogger(__name__)
 
-MAX_SUBJECT_LENGTH = 64  # the studies' PatientID column, which the pseudonym must be able to equal
 MAX_ATTEMPTS = 5  # version races lost in a row before the request is answered 503 (retry later)
-
-
-class RecordStatus(StrEnum):
-    """What happened to one submitted record."""
-
-    CREATED = "created"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    REJECTED = "rejected"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Why a record was refused: the rule, the field it concerns (if one) and what to do."""
-
-    rule: str
-    message: str
-    field: str | None = None
-    hint: str = ""
-
-    def as_json(self) -> dict[str, str | None]:
-        return {"rule": self.rule, "field": self.field, "message": self.message, "hint": self.hint}
-
-
-@dataclass(frozen=True)
-class RecordResult:
-    """The node's answer for one record."""
-
-    subject: str | None
-    status: RecordStatus
-    content_hash: str | None = None
-    version: int | None = None
-    problems: tuple[Problem, ...] = field(default_factory=tuple)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "subject": self.subject,
-            "status": self.status.value,
-            "content_hash": self.content_hash,
-            "version": self.version,
-            "problems": [p.as_json() for p in self.problems],
-        }
 
 
 @dataclass(frozen=True)
@@ -84,15 +48,6 @@ class ClinicalPolicy:
 
     schema: Schema
     allow_clinical_only: bool = False
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    """One stored version of a subject's record."""
-
-    version: int
-    content_hash: str
-    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -117,98 +72,14 @@ class SubjectSummary:
     updated_at: datetime
 
 
-# -- pure decisions -----------------------------------------------------------------------------
-
-
-def record_problems(
-    document: Any, *, schema: Schema, subject: str | None = None
-) -> tuple[str | None, list[Problem]]:
-    """Return the record's subject and every reason to refuse it on its own content.
-
-    ``subject`` is the pseudonym from the URL, which the record must repeat.
-    """
-    if not isinstance(document, Mapping):
-        return subject, [Problem("record-shape", "a record must be a JSON object", hint="send one object")]
-    found = document.get("subject")
-    named = found if isinstance(found, str) and found else None
-    problems = [
-        Problem(i.rule, i.message, field=i.column, hint=i.hint) for i in check_record(document, schema)
-    ]
-    if named is not None and len(named) > MAX_SUBJECT_LENGTH:
-        problems.append(
-            Problem("record-shape", f"subject is longer than {MAX_SUBJECT_LENGTH} characters", field="subject")
-        )
-    if subject is not None and named != subject:
-        problems.append(
-            Problem(
-                "subject-mismatch",
-                "the record's subject differs from the pseudonym in the URL",
-                field="subject",
-                hint="PUT each record to /subjects/{its subject}/clinical",
-            )
-        )
-    return named or subject, problems
-
-
-def linkage_problem(*, has_images: bool, allow_clinical_only: bool) -> Problem | None:
-    """Return why a subject may not have a record here, or None when it may."""
-    if has_images or allow_clinical_only:
-        return None
-    return Problem(
-        "subject-without-images",
-        "this biobank holds no study whose PatientID is this subject",
-        field="subject",
-        hint="push the subject's images first (the pseudonyms must match), or ask the node "
-        "operator to allow clinical-only subjects for this biobank",
-    )
-
-
-def next_version(current: VersionInfo | None, digest: str) -> tuple[RecordStatus, int]:
-    """Return what storing a record with hash ``digest`` on top of ``current`` means, and its version."""
-    if current is None:
-        return RecordStatus.CREATED, 1
-    if current.content_hash == digest:
-        return RecordStatus.UNCHANGED, current.version
-    return RecordStatus.UPDATED, current.version + 1
-
-
-def canonical_json(document: Mapping[str, Any]) -> str:
-    """The stored text of a record: the same canonical form its content hash is taken over."""
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 # -- settings -----------------------------------------------------------------------------------
-
-
-@functools.cache
-def _base_schema() -> Schema:
-    return load_schema(DEFAULT_SCHEMA)
-
-
-def schema_with_extension(extension: str | None) -> Schema:
-    """Return the node's schema with a biobank's extension (JSON text) applied.
-
-    Raises:
-        ConfigError: the extension is not valid JSON or not a valid extension of the schema.
-    """
-    if not extension:
-        return _base_schema()
-    try:
-        data = json.loads(extension)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"clinical schema extension is not valid JSON (line {exc.lineno})", hint="fix the file"
-        ) from exc
-    if not isinstance(data, dict):
-        raise ConfigError("clinical schema extension must be a JSON object", hint="fix the file")
-    return extend_schema(_base_schema(), data, where="biobank schema extension")
 
 
 def clinical_policy(session: Session, *, biobank_id: int) -> ClinicalPolicy:
     """Return the biobank's clinical policy (defaults when nothing was set)."""
     settings = session.get(BiobankClinicalSettings, biobank_id)
     if settings is None:
-        return ClinicalPolicy(schema=_base_schema())
+        return ClinicalPolicy(schema=base_schema())
     return ClinicalPolicy(
         schema=schema_with_extension(settings.schema_extension),
         allow_clinical_only=settings.allow_clinical_only,
@@ -250,14 +121,20 @@ def _has_images(session: Session, biobank_id: int, subject: str) -> bool:
     return session.scalar(query) is not None
 
 
+def _versions(biobank_id: int, subject: str) -> Select[int, str, datetime]:
+    """The subject's versions (number, hash, time), oldest first."""
+    record = ClinicalRecordVersion
+    return (
+        select(record.version, record.content_hash, record.created_at)
+        .where(record.biobank_id == biobank_id, record.subject == subject)
+        .order_by(record.version)
+    )
+
+
 def _current(session: Session, biobank_id: int, subject: str) -> VersionInfo | None:
-    row = session.execute(
-        select(ClinicalRecordVersion.version, ClinicalRecordVersion.content_hash, ClinicalRecordVersion.created_at)
-        .where(ClinicalRecordVersion.biobank_id == biobank_id, ClinicalRecordVersion.subject == subject)
-        .order_by(ClinicalRecordVersion.version.desc())
-        .limit(1)
-    ).first()
-    return VersionInfo(row.version, row.content_hash, row.created_at) if row is not None else None
+    query = _versions(biobank_id, subject).order_by(None).order_by(ClinicalRecordVersion.version.desc())
+    row = session.execute(query.limit(1)).first()
+    return VersionInfo(row[0], row[1], row[2]) if row is not None else None
 
 
 def _store(
@@ -367,14 +244,9 @@ def get_record(
         )
     versions: tuple[VersionInfo, ...] = ()
     if history:
-        rows = session.execute(
-            select(
-                ClinicalRecordVersion.version, ClinicalRecordVersion.content_hash, ClinicalRecordVersion.created_at
-            )
-            .where(ClinicalRecordVersion.biobank_id == biobank_id, ClinicalRecordVersion.subject == subject)
-            .order_by(ClinicalRecordVersion.version)
-        ).all()
-        versions = tuple(VersionInfo(r.version, r.content_hash, r.created_at) for r in rows)
+        versions = tuple(
+            VersionInfo(r[0], r[1], r[2]) for r in session.execute(_versions(biobank_id, subject))
+        )
     return StoredRecord(
         subject=row.subject,
         version=row.version,
@@ -400,7 +272,8 @@ def list_subjects(
         select(ClinicalRecordVersion)
         .join(
             heads,
-            (ClinicalRecordVersion.subject == heads.c.subject) & (ClinicalRecordVersion.version == heads.c.version),
+            (ClinicalRecordVersion.subject == heads.c.subject)
+            & (ClinicalRecordVersion.version == heads.c.version),
         )
         .where(ClinicalRecordVersion.biobank_id == biobank_id)
         .order_by(ClinicalRecordVersion.subject)
