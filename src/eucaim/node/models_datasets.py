@@ -55,9 +55,7 @@ class DatasetSeries(Base):
 
     __tablename__ = "dataset_series"
 
-    dataset_id: Mapped[str] = mapped_column(
-        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True
-    )
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
     series_id: Mapped[int] = mapped_column(
         ForeignKey("series.id", ondelete="RESTRICT"), primary_key=True, index=True
     )
@@ -68,9 +66,7 @@ class DatasetJob(Base):
 
     __tablename__ = "dataset_jobs"
 
-    dataset_id: Mapped[str] = mapped_column(
-        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True
-    )
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     message: Mapped[str] = mapped_column(String(1024), default="")
