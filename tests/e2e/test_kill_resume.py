@@ -355,3 +355,65 @@ def test_node_killed_twice_mid_push_and_restarted(tmp_path: Path) -> None:
         server.wait(15)
     store_files = [p for p in (data / "store").rglob("*") if p.is_file()]
     assert sorted(p.name for p in store_files) == sorted(f"{r.out_sop_uid}.dcm" for r in rows)
+
+
+def _kill_workers(push: subprocess.Popen[str], *, until: Callable[[], bool]) -> int:
+    """SIGKILL the push's de-identification workers (not the push) whenever they exist, until ``until()``."""
+    killed = 0
+    while push.poll() is None and not until():
+        for pid in _session_members(push.pid):
+            if pid != push.pid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    killed += 1
+                except ProcessLookupError:
+                    pass
+        time.sleep(POLL_S)
+    return killed
+
+
+def _kill_one_worker(push: subprocess.Popen[str], *, when: Callable[[], bool]) -> bool:
+    """SIGKILL one of the push's de-identification workers once ``when()`` holds."""
+    while push.poll() is None:
+        if when():
+            workers = [pid for pid in _session_members(push.pid) if pid != push.pid]
+            if workers:
+                os.kill(workers[0], signal.SIGKILL)
+                return True
+        time.sleep(POLL_S)
+    return False
+
+
+def test_dead_workers_are_replaced_and_workers_that_keep_dying_stop_the_push_clearly(
+    seeded_node: SeededNode, tmp_path: Path
+) -> None:
+    cohort = generate_cohort(tmp_path / "cohort", patients=3, image_size=16, slices=(15, 17))
+    total = len(cohort.files)
+    ws_path = tmp_path / "ws"
+    node_config = NodeConfig(url=seeded_node.url, biobank=seeded_node.biobank)
+    with Workspace.create(ws_path, node_config, token=seeded_node.ingester_token) as ws:
+        scan_paths(ws.state, [cohort.root])
+    state_db = ws_path / "state.db"
+
+    # Every worker is killed as soon as it appears (a machine out of memory): the push gives up
+    # after a few fresh pools, with one line saying what to do, not a traceback.
+    doomed = _push_process(ws_path)
+    _kill_workers(doomed, until=lambda: False)
+    out, err = doomed.communicate(timeout=PUSH_TIMEOUT_S)
+    assert doomed.returncode == 1, out + err
+    assert "de-identification workers died 4 times" in err and "Traceback" not in err, err
+    assert _progress(state_db)[InstanceState.QUARANTINED] == 0
+
+    # One worker dies once (the out-of-memory killer picked it): the push carries on and finishes.
+    push = _push_process(ws_path)
+    start = total - _progress(state_db)[InstanceState.PENDING]
+    assert _kill_one_worker(
+        push, when=lambda: total - _progress(state_db)[InstanceState.PENDING] > start + 20
+    )
+    out, err = push.communicate(timeout=PUSH_TIMEOUT_S)
+    assert push.returncode == 0, out + err
+    assert "a de-identification worker died" in out
+    with Workspace.open(ws_path) as ws:
+        rows = ws.state.instances()
+    assert Counter(r.state for r in rows) == {InstanceState.VERIFIED: total}
+    assert _node_instances(seeded_node) == Counter(r.out_sop_uid for r in rows)

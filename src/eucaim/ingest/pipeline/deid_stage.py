@@ -14,8 +14,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from eucaim.deid.engine import Deidentifier
 from eucaim.deid.files import FileOutcome, deidentify_file
@@ -30,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 _worker_deidentifier: Deidentifier | None = None
 PARENT_CHECK_S = 0.5
+MAX_POOL_RESTARTS = 3
 
 
 def _init_worker(profile_name: str, secret: bytes, pseudonym_format: str, parent: int) -> None:
@@ -96,57 +99,102 @@ def run_deidentify(
     """
     stats = DeidStats()
     on_event(StageStarted(Stage.DEIDENTIFY, len(rows), sum(r.size for r in rows)))
+    known = _known_pseudonyms(ws) if rows else {}
+    todo = rows
+    for restart in range(MAX_POOL_RESTARTS + 1):
+        finished: set[int] = set()
+        try:
+            _run_pool(ws, todo, workers, known, stats, finished, on_event, on_done, should_stop)
+            break
+        except BrokenProcessPool:
+            # A worker died (the out-of-memory killer, a crash in a pixel decoder): what it and the
+            # others had in flight was not recorded, so it is simply done again by a fresh pool.
+            todo = [r for r in todo if r.id not in finished]
+            if restart == MAX_POOL_RESTARTS:
+                raise DeidentificationError(
+                    f"de-identification workers died {restart + 1} times; {len(todo)} instances "
+                    "are still pending (run push again; if it keeps happening, the machine may be "
+                    "short of memory: try --workers 1)",
+                    reason="worker_died",
+                ) from None
+            logger.warning("a de-identification worker died; continuing with a new pool")
+            on_event(Notice(f"a de-identification worker died; continuing with {len(todo)} instances"))
+    on_event(StageFinished(Stage.DEIDENTIFY))
+    return stats
+
+
+def _run_pool(
+    ws: Workspace,
+    rows: list[InstanceRow],
+    workers: int,
+    known: dict[str, str],
+    stats: DeidStats,
+    finished: set[int],
+    on_event: EventHandler,
+    on_done: Callable[[InstanceRow], None] | None,
+    should_stop: Callable[[], bool],
+) -> None:
+    """De-identify ``rows`` in one process pool, recording each outcome and its id in ``finished``."""
     if not rows:
-        on_event(StageFinished(Stage.DEIDENTIFY))
-        return stats
-    known = _known_pseudonyms(ws)
+        return
     cfg = ws.config.deid
-    audit_path = ws.audit_dir / "deid-audit.jsonl"
     with (
         ProcessPoolExecutor(
             max_workers=max(1, min(workers, len(rows))),
             initializer=_init_worker,
             initargs=(cfg.profile, ws.secret, cfg.pseudonym_format, os.getpid()),
         ) as pool,
-        open(audit_path, "a", encoding="utf-8") as audit,
+        open(ws.audit_dir / "deid-audit.jsonl", "a", encoding="utf-8") as audit,
     ):
         for row, result in _bounded_map(pool, rows, ws.outbox, window=4 * workers):
             if should_stop():
                 pool.shutdown(wait=True, cancel_futures=True)
                 break
-            if isinstance(result, _Failure):
-                ws.state.mark_quarantined(row.id, result.reason, result.detail)
-                stats.quarantined += 1
-                on_event(Notice(f"quarantined {Path(row.path).name}: {result.reason}"))
-            elif known.setdefault(result.pseudonym, row.patient_id) != row.patient_id:
-                Path(_outbox_path(ws.outbox, row)).unlink(missing_ok=True)
-                ws.state.mark_quarantined(
-                    row.id,
-                    "pseudonym_collision",
-                    "two patients map to the same pseudonym; change the pseudonym format",
-                )
-                stats.quarantined += 1
-            else:
-                audit.write(json.dumps(result.audit, sort_keys=True) + "\n")
-                ws.state.mark_deidentified(
-                    row.id,
-                    DeidRecord(
-                        pseudonym=result.pseudonym,
-                        day_offset=result.day_offset,
-                        out_path=_outbox_path(ws.outbox, row),
-                        out_sop_uid=result.sop_instance_uid,
-                        out_study_uid=result.study_instance_uid,
-                        out_series_uid=result.series_instance_uid,
-                        out_size=result.size,
-                        out_sha256=result.sha256,
-                    ),
-                )
-                stats.done += 1
+            _record(ws, row, result, known, stats, on_event, audit)
+            finished.add(row.id)
             on_event(Advanced(Stage.DEIDENTIFY, 1, row.size))
             if on_done is not None:
                 on_done(row)
-    on_event(StageFinished(Stage.DEIDENTIFY))
-    return stats
+
+
+def _record(
+    ws: Workspace,
+    row: InstanceRow,
+    result: FileOutcome | _Failure,
+    known: dict[str, str],
+    stats: DeidStats,
+    on_event: EventHandler,
+    audit: TextIO,
+) -> None:
+    """Write one instance's de-identification outcome to the state DB (one transaction)."""
+    if isinstance(result, _Failure):
+        ws.state.mark_quarantined(row.id, result.reason, result.detail)
+        stats.quarantined += 1
+        on_event(Notice(f"quarantined {Path(row.path).name}: {result.reason}"))
+    elif known.setdefault(result.pseudonym, row.patient_id) != row.patient_id:
+        Path(_outbox_path(ws.outbox, row)).unlink(missing_ok=True)
+        ws.state.mark_quarantined(
+            row.id,
+            "pseudonym_collision",
+            "two patients map to the same pseudonym; change the pseudonym format",
+        )
+        stats.quarantined += 1
+    else:
+        audit.write(json.dumps(result.audit, sort_keys=True) + "\n")
+        ws.state.mark_deidentified(
+            row.id,
+            DeidRecord(
+                pseudonym=result.pseudonym,
+                day_offset=result.day_offset,
+                out_path=_outbox_path(ws.outbox, row),
+                out_sop_uid=result.sop_instance_uid,
+                out_study_uid=result.study_instance_uid,
+                out_series_uid=result.series_instance_uid,
+                out_size=result.size,
+                out_sha256=result.sha256,
+            ),
+        )
+        stats.done += 1
 
 
 def _outbox_path(outbox: Path, row: InstanceRow) -> str:
