@@ -13,6 +13,8 @@ from fastapi import FastAPI
 
 from eucaim import __version__
 from eucaim.node.api.errors import register_exception_handlers
+from eucaim.node.api.routes import accounts as account_routes
+from eucaim.node.api.routes import biobank_requests as biobank_request_routes
 from eucaim.node.api.routes import clinical as clinical_routes
 from eucaim.node.api.routes import health, qido, stow, wado
 from eucaim.node.api.routes import catalogue as catalogue_routes
@@ -49,6 +51,8 @@ def create_app(settings: Settings, *, context: NodeContext | None = None) -> Fas
     app.state.node = node
     register_exception_handlers(app)
     app.include_router(health.router)
+    app.include_router(account_routes.router)
+    app.include_router(biobank_request_routes.router)
     app.include_router(stow.router)
     app.include_router(qido.router)
     # WADO after QIDO: /studies/{study}/series must reach the search, not a retrieve.
