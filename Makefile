@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # System packages the tests need (real PACS, DICOM tools, IOD validator, browser, OCR).
-APT_PACKAGES := orthanc orthanc-dicomweb dcmtk dicom3tools postgresql-15
+APT_PACKAGES := orthanc orthanc-dicomweb dcmtk dicom3tools postgresql-15 tesseract-ocr
 APT_BINARIES := /usr/sbin/Orthanc /usr/bin/storescu /usr/bin/dciodvfy /usr/share/orthanc/plugins/libOrthancDicomWeb.so \
-	/usr/lib/postgresql/15/bin/initdb
+	/usr/lib/postgresql/15/bin/initdb /usr/bin/tesseract
 
 .PHONY: venv demo test lint typecheck pytest system-deps clean
 

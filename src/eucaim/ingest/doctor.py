@@ -350,7 +350,16 @@ class TargetChecks(Protocol):
 
 # One function per target kind (NodeConfig.kind). XNAT checks plug in here; ``proxy_check``,
 # ``probe_node``-style TLS inspection and ``tls_check`` serve any HTTPS target.
-TARGET_CHECKS: dict[str, TargetChecks] = {"eucaim": eucaim_node_checks}
+def _xnat_node_checks(
+    ws: Workspace, *, env: Mapping[str, str], now: datetime, transport: httpx.BaseTransport | None
+) -> list[Check]:
+    # Imported here: the XNAT module builds on this one's Check and proxy_check.
+    from eucaim.ingest.doctor_xnat import xnat_node_checks
+
+    return xnat_node_checks(ws, env=env, now=now, transport=transport)
+
+
+TARGET_CHECKS: dict[str, TargetChecks] = {"eucaim": eucaim_node_checks, "xnat": _xnat_node_checks}
 
 
 def pacs_check(config: WorkspaceConfig) -> Check:

@@ -8,6 +8,8 @@
     <workspace>/incoming/      files received from a PACS before they are indexed
     <workspace>/reports/       one JSON and one CSV report per run
     <workspace>/audit/         de-identification audit (JSON lines, no values)
+    <workspace>/vault.enc      original PatientID ⇄ pseudonym and day offset, encrypted (AES-GCM,
+                               key derived from the site secret); exported only on explicit request
 
 Secrets and the original identifiers in ``state.db`` never leave this folder.
 """
@@ -134,6 +136,10 @@ class Workspace:
     @property
     def reports(self) -> Path:
         return self.path / "reports"
+
+    @property
+    def vault_path(self) -> Path:
+        return self.path / "vault.enc"
 
     @property
     def audit_dir(self) -> Path:
