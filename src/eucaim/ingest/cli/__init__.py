@@ -10,6 +10,7 @@ from eucaim.errors import EucaimError
 from eucaim.ingest.cli import (  # noqa: F401  (registration)
     clinical,
     deid_cmd,
+    deid_info,
     demo,
     doctor,
     init,
