@@ -49,3 +49,7 @@ def _root(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # pydicom logs invalid values verbatim and pynetdicom logs query identifiers at INFO: both can
+    # carry patient data, so they stay quiet even under --verbose.
+    logging.getLogger("pydicom").setLevel(logging.ERROR)
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
