@@ -1,4 +1,4 @@
-"""`eucaim-ingest clinical`: write templates and check clinical files before anything is uploaded."""
+"""`eucaim-ingest clinical`: write templates, check clinical files, and push them to the node."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from eucaim.ingest.cli.app import WorkspaceOption, app, console, err_console, re
 if TYPE_CHECKING:
     from eucaim.clinical.linkage import LinkageReport, WorkspaceImaging
     from eucaim.clinical.validation import ValidationResult
+    from eucaim.ingest.clinical_push import ClinicalPushSummary
 
 clinical_app = typer.Typer(
     help="Check clinical data (CSV, Excel, JSON) against the EUCAIM schema and prepare it for upload.",
@@ -223,3 +224,131 @@ def preview(
         return
     out.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     console.print(f"wrote {len(lines)} record(s) to {out}")
+
+
+@clinical_app.command("push")
+def push(
+    file: Annotated[Path, typer.Argument(help="Clinical file: .csv, .tsv, .xlsx, .json or .jsonl.")],
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", "-m", help="Column mapping (TOML).", show_default=False)
+    ] = None,
+    schema: SchemaOption = None,
+    extension: ExtensionOption = None,
+    baseline: Annotated[
+        list[str] | None,
+        typer.Option("--baseline", help="Give dates as days from this date field (repeat for fallbacks)."),
+    ] = None,
+    scrub_free_text: Annotated[
+        bool, typer.Option("--scrub-free-text", help="Scrub free-text fields instead of dropping them.")
+    ] = False,
+    encoding: Annotated[
+        str | None, typer.Option("--encoding", help="CSV text encoding, e.g. cp1252 (default: detected).")
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option("--delimiter", help="CSV delimiter; 'tab' for tabs (default: detected).")
+    ] = None,
+    sheet: Annotated[str | None, typer.Option("--sheet", help="Excel sheet (default: the first).")] = None,
+    chunk_size: Annotated[
+        int, typer.Option("--chunk-size", help="Records per upload request.", min=1, max=1000)
+    ] = 200,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Validate FILE, pseudonymise it like the images and send new or changed records to the node.
+
+    Nothing is sent when validation fails. Re-pushing an unchanged file sends nothing. Exits 1
+    when the file is invalid or the node rejected any record; the report is in WORKSPACE/reports.
+    """
+    from eucaim.clinical.intake import check_file
+    from eucaim.clinical.pseudonymise import FreeText
+    from eucaim.clinical.report import issues_table, write_reports
+    from eucaim.ingest.clinical_push import push_clinical
+    from eucaim.ingest.workspace import Workspace
+
+    ws_path = resolve_workspace_path(workspace)
+    with Workspace.open(ws_path) as ws:
+        result = check_file(
+            file,
+            mapping_path=mapping,
+            schema=schema,
+            extensions=extension or [],
+            encoding=encoding,
+            delimiter="\t" if delimiter == "tab" else delimiter,
+            sheet=sheet,
+            today=date.today(),
+        )
+        console.print(f"read {file.name} as {result.source.describe()}")
+        if not result.is_valid:
+            console.print(issues_table(result))
+            csv_path, html_path = write_reports(result, ws.reports)
+            console.print(f"[red]{result.summary()}[/]")
+            console.print(f"report: {csv_path} and {html_path}")
+            err_console.print("[red]nothing was sent: fix the file and push again[/]")
+            raise typer.Exit(code=1)
+        linkage = _linkage(result, ws_path)
+        if linkage is not None:
+            console.print(linkage.summary())
+        with _UploadProgress() as progress:
+            summary = push_clinical(
+                ws,
+                result,
+                baseline=baseline or (),
+                free_text=FreeText.SCRUB if scrub_free_text else FreeText.DROP,
+                chunk_size=chunk_size,
+                on_progress=progress.update,
+            )
+    _print_push_summary(summary)
+    if not summary.ok:
+        raise typer.Exit(code=1)
+
+
+class _UploadProgress:
+    """A progress bar over records sent, fed by the use case's ``on_progress(done, total)``."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]sending records"),
+            BarColumn(bar_width=24),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self._task = self._progress.add_task("send", total=None)
+
+    def __enter__(self) -> _UploadProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def update(self, done: int, total: int) -> None:
+        self._progress.update(self._task, completed=done, total=max(total, 1) if total else 1)
+
+
+def _print_push_summary(summary: ClinicalPushSummary) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    counts = summary.counts
+    if summary.nothing_sent:
+        console.print(
+            f"nothing to send: all {len(summary.outcomes)} record(s) are already on the node, unchanged"
+        )
+    table = Table(title=f"Clinical push to {summary.target} {summary.biobank}")
+    for name in ("created", "updated", "unchanged", "rejected"):
+        table.add_column(name, justify="right")
+    table.add_row(*(str(counts[name]) for name in ("created", "updated", "unchanged", "rejected")))
+    console.print(table)
+    console.print(f"{summary.sent} of {len(summary.outcomes)} record(s) sent")
+    if summary.rejected:
+        rejected = Table(title="Rejected by the node", show_lines=True)
+        for name in ("row", "subject", "reasons"):
+            rejected.add_column(name, overflow="fold")
+        for outcome in summary.rejected:
+            rejected.add_row(str(outcome.row), outcome.subject, Text("\n".join(outcome.problems)))
+        console.print(rejected)
+    console.print(f"report: {summary.report_json} and {summary.report_csv}")
+    if summary.rejected:
+        err_console.print(f"[red]{len(summary.rejected)} record(s) were rejected; see the reasons above[/]")
