@@ -244,25 +244,28 @@ def list_datasets(session: Session, *, user_id: int) -> list[dict[str, Any]]:
 
 
 def _bump(session: Session, dataset: Dataset, values: dict[str, Any], now: datetime) -> None:
-    """Write ``values`` only if nobody changed the dataset since it was read."""
-    result = session.execute(
-        update(Dataset)
-        .where(Dataset.id == dataset.id, Dataset.row_version == dataset.row_version)
-        .values(**values, row_version=dataset.row_version + 1, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(
-            f"dataset {dataset.id} was changed by someone else at the same time",
-            hint="reload it and try again",
-        )
+    """Write ``values`` only if nobody changed the dataset since it was read.
+
+    Raises:
+        Conflict: a concurrent change won, or ``draft_of`` would give a previous version two drafts.
+    """
     try:
-        session.flush()
+        result = session.execute(
+            update(Dataset)
+            .where(Dataset.id == dataset.id, Dataset.row_version == dataset.row_version)
+            .values(**values, row_version=dataset.row_version + 1, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
     except IntegrityError as exc:
         raise Conflict(
             f"another draft already points at previous version {values.get('draft_of')}",
             hint="release or invalidate that draft first",
         ) from exc
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(
+            f"dataset {dataset.id} was changed by someone else at the same time",
+            hint="reload it and try again",
+        )
     session.expire(dataset)
 
 
