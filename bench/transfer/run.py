@@ -298,7 +298,7 @@ def run(kind: str, n: int, memory_n: int, repeat: int) -> dict[str, object]:
                 key = (m.tool, m.mode)
                 if key not in best or (m.ok and (not best[key].ok or m.seconds < best[key].seconds)):
                     best[key] = m
-        for size in (memory_n, 10 * memory_n):
+        for size in (memory_n, 10 * memory_n) if memory_n else ():
             m = end_to_end(kind, size, "node", node, orthanc)
             _show(0, 1, m)
             memory.append(m)
@@ -380,7 +380,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--n", type=int, default=1000, help="instances sent by every client (default 1000)")
-    parser.add_argument("--memory-n", type=int, default=200, help="N for the N vs 10 x N memory runs")
+    parser.add_argument(
+        "--memory-n", type=int, default=200, help="N for the N vs 10 x N memory runs (0: skip them)"
+    )
     parser.add_argument("--quick", action="store_true", help="100 instances, memory 50 vs 500")
     parser.add_argument("--repeat", type=int, default=2, help="rounds; the fastest of each is kept")
     args = parser.parse_args(argv)
