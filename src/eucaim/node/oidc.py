@@ -51,7 +51,7 @@ class OidcVerifier:
             group_claim=settings.group_claim,
             biobank_group_pattern=settings.biobank_group,
         )
-        self.keys = keys or IssuerKeys(settings.issuer)
+        self.keys = keys or IssuerKeys(settings.issuer, min_refresh_s=settings.jwks_min_refresh_s)
 
     def verify(self, token: str) -> dict[str, Any]:
         """Return the claims of a token this node accepts.

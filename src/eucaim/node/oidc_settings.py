@@ -19,6 +19,8 @@ group_claim              EUCAIM_NODE_OIDC_GROUP_CLAIM        claim holding group
 biobank_group            EUCAIM_NODE_OIDC_BIOBANK_GROUP      group naming a managed biobank
                                                              (``PROJECT-{code}``)
 leeway_s                 EUCAIM_NODE_OIDC_LEEWAY_S           clock skew allowed on exp/nbf (30)
+jwks_min_refresh_s       EUCAIM_NODE_OIDC_JWKS_MIN_REFRESH_S least seconds between two JWKS downloads
+                                                             for unknown kids (30)
 =======================  ==================================  ==========================================
 
 LS-AAI style: ``EUCAIM_NODE_OIDC_ROLE_CLAIM=eduperson_entitlement`` with a role map from
@@ -50,6 +52,7 @@ class OidcSettings(BaseSettings):
     group_claim: str = "groups"
     biobank_group: str = "PROJECT-{code}"
     leeway_s: int = Field(default=30, ge=0, le=600)
+    jwks_min_refresh_s: float = Field(default=30.0, ge=0.0)
 
     @property
     def enabled(self) -> bool:
