@@ -7,6 +7,9 @@ while sending, all through a network that answers some requests with 503 and dro
 ``push`` is simply started again. In the end the node holds exactly the expected de-identified
 instances, each once and byte-identical to what the workspace recorded, every row is verified, and
 one more ``push`` says there is nothing to do.
+
+The other kills: the node itself (``eucaim-node serve``) killed mid-push and restarted, and the
+push's de-identification workers killed under it (once, and over and over).
 """
 
 from __future__ import annotations
@@ -307,7 +310,7 @@ def _node_db_instances(data: Path) -> Counter[str]:
         return Counter({str(uid): int(n) for uid, n in rows})
 
 
-def test_node_killed_twice_mid_push_and_restarted(tmp_path: Path) -> None:
+def test_node_killed_mid_push_and_restarted(tmp_path: Path) -> None:
     data = tmp_path / "node"
     token = _node_cli("user", "add", "alice", "--role", "data-ingester", data=data).strip().splitlines()[-1]
     _node_cli("biobank", "create", "bb", "--name", "Crash test", "--manager", "alice", data=data)
@@ -324,7 +327,7 @@ def test_node_killed_twice_mid_push_and_restarted(tmp_path: Path) -> None:
     started = time.monotonic()
     try:
         push = _push_process(ws_path)
-        for fraction in (0.3, 0.7):
+        for fraction in (0.4,):
             while len(_node_db_instances(data)) < fraction * total:
                 assert push.poll() is None, "push ended before the node was killed"
                 time.sleep(POLL_S)

@@ -92,7 +92,7 @@ def test_dropped_connections_mid_body_and_before_the_answer(endpoint: Endpoint, 
 @pytest.mark.slow
 def test_answers_slower_than_the_client_timeout_are_retried(endpoint: Endpoint, transfer: Transfer) -> None:
     endpoint.proxy.faults.delay_rate = 0.25
-    endpoint.proxy.faults.delay_s = 1.5
+    endpoint.proxy.faults.delay_s = 1.2
     endpoint.proxy.faults.methods = frozenset({"POST"})
     sleeps, started = SleepLog(), time.monotonic()
     options = PushOptions(workers=2, concurrency=2, batch_bytes=32 * 1024)
@@ -168,7 +168,7 @@ def test_every_fault_at_once_with_four_requests_in_flight(endpoint: Endpoint, tr
     faults = endpoint.proxy.faults
     faults.error_rate, faults.retry_after = 0.15, "1"
     faults.drop_rate = 0.15
-    faults.delay_rate, faults.delay_s = 0.05, 1.5
+    faults.delay_rate, faults.delay_s = 0.05, 1.2
     faults.max_body_bytes = 4 * max(r.size for r in transfer.ws.state.instances()) + 1024
     rotated: list[int] = []
 
