@@ -73,6 +73,7 @@ def prepare_storage(context: NodeContext) -> None:
     context.settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     context.settings.resolved_store_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_spools(context.settings.tmp_dir, now=time.time())
+    context.store.remove_leftovers(now=time.time())
     if context.settings.is_sqlite:
         upgrade_database(context.engine)
 

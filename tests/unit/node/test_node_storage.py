@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,30 @@ def test_only_old_spools_are_removed_at_start(tmp_path: Path) -> None:
     os.utime(old, (1_000, 1_000))
     assert remove_stale_spools(tmp_path, now=1_000 + STALE_SPOOL_AGE_S + 1) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep-me", "stow-fresh"]
+
+
+def test_puts_stage_outside_the_instance_folders_and_dead_processes_leftovers_go(tmp_path: Path) -> None:
+    store = FilesystemStore(tmp_path / "store")
+    source = tmp_path / "in.bin"
+    source.write_bytes(b"x")
+    store.put_file("bb/1/2/3.dcm", source)
+    assert [p.name for p in (tmp_path / "store" / "bb" / "1" / "2").iterdir()] == ["3.dcm"]
+    staging = tmp_path / "store" / ".staging"
+    # What a process killed mid-put leaves: its own folder with a half-written object.
+    host = socket.gethostname()
+    gone = staging / f"{host}-{_exited_pid()}"
+    gone.mkdir(parents=True)
+    (gone / "abc.tmp").write_bytes(b"half")
+    mine = staging / f"{host}-{os.getpid()}"
+    remote_old, remote_new = staging / "otherhost-12", staging / "otherhost-13"
+    for folder in (remote_old, remote_new):
+        folder.mkdir()
+    os.utime(remote_old, (1_000, 1_000))
+    assert store.remove_leftovers(now=1_000 + 3601) == 2
+    assert sorted(p.name for p in staging.iterdir()) == sorted([mine.name, remote_new.name])
+
+
+def _exited_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid

@@ -45,6 +45,10 @@ class ImageStore(Protocol):
         """Return the object's size in bytes; raises NotFound when absent."""
         ...
 
+    def remove_leftovers(self, *, now: float) -> int:
+        """Remove what processes killed mid-put left behind (run at start); return how many."""
+        ...
+
     def check(self) -> None:
         """Raise TransientError when the store cannot be written to now (for health checks)."""
         ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import uuid
 from pathlib import Path
 from typing import BinaryIO
@@ -12,6 +13,9 @@ from typing import BinaryIO
 from eucaim.errors import NotFound, TransientError
 
 logger = logging.getLogger(__name__)
+
+# Folder under the store root where objects are written before their atomic rename into place.
+STAGING = ".staging"
 
 
 class FilesystemStore:
@@ -27,10 +31,17 @@ class FilesystemStore:
         return path
 
     def put_file(self, key: str, source: Path) -> None:
-        """Move ``source`` into place: fsync the bytes, rename over the target, fsync the folder."""
+        """Move ``source`` into place: fsync the bytes, rename over the target, fsync the folder.
+
+        The bytes are staged in this process's own folder under ``.staging`` (same filesystem, so
+        the rename is atomic), never next to the target: a killed process leaves its half-written
+        objects where :meth:`remove_leftovers` finds them, not among the instances.
+        """
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+        staging_dir = self.root / STAGING / _process_tag()
+        staging_dir.mkdir(parents=True, exist_ok=True)
+        staging = staging_dir / f"{uuid.uuid4().hex}.tmp"
         try:
             try:
                 os.link(source, staging)
@@ -46,6 +57,27 @@ class FilesystemStore:
         _fsync_dir(target.parent)
         source.unlink(missing_ok=True)
         logger.debug("stored object %s", key)
+
+    def remove_leftovers(self, *, now: float, max_age_s: float = 3600.0) -> int:
+        """Delete staging folders of processes that died mid-put; return how many were removed.
+
+        A folder belongs to a dead process when its host is this one and its PID is gone, or, for
+        another host sharing the store, when it is older than ``max_age_s``.
+        """
+        removed = 0
+        host = socket.gethostname()
+        for folder in (self.root / STAGING).glob("*"):
+            owner, _, pid = folder.name.rpartition("-")
+            if owner == host and pid.isdigit():
+                stale = int(pid) != os.getpid() and not _is_alive(int(pid))
+            else:
+                stale = now - folder.stat().st_mtime > max_age_s
+            if stale:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        if removed:
+            logger.info("removed %d staging folder(s) of interrupted processes", removed)
+        return removed
 
     def open(self, key: str) -> BinaryIO:
         """Open the object for reading."""
@@ -71,9 +103,10 @@ class FilesystemStore:
 
     def check(self) -> None:
         """Write and remove a probe file, so a read-only or full disk shows up as unhealthy."""
-        probe = self.root / f".health-{uuid.uuid4().hex}"
+        folder = self.root / STAGING / _process_tag()
+        probe = folder / f"health-{uuid.uuid4().hex}"
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
             probe.write_bytes(b"ok")
             probe.unlink()
         except OSError as exc:
@@ -86,3 +119,18 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _process_tag() -> str:
+    # Looked up on every put: a forked worker must not share its parent's staging folder.
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
