@@ -324,7 +324,7 @@ class _UploadProgress:
         self._progress.stop()
 
     def update(self, done: int, total: int) -> None:
-        self._progress.update(self._task, completed=done, total=max(total, 1) if total else 1)
+        self._progress.update(self._task, completed=done, total=total)
 
 
 def _print_push_summary(summary: ClinicalPushSummary) -> None:
