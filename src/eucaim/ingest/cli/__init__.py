@@ -9,6 +9,7 @@ from eucaim.errors import EucaimError
 # Importing a command module registers its command(s) on ``app``; keep one import per module.
 from eucaim.ingest.cli import (  # noqa: F401  (registration)
     clinical,
+    dataset,
     deid_cmd,
     deid_info,
     demo,
