@@ -391,7 +391,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not chunked:
             left = length
             while left > 0:
-                chunk = self.rfile.read(min(CHUNK, left))
+                chunk = self.rfile.read1(min(CHUNK, left))  # what has arrived, not a full CHUNK
                 if not chunk:
                     raise ConnectionError("client closed the connection inside the body")
                 left -= len(chunk)
