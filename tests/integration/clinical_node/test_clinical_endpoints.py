@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
+import httpx
 import pytest
+
+from eucaim.node.api.routes import clinical as clinical_routes
+from tests.support.node_server import RunningNode
 
 from .conftest import IMAGED, NOT_IMAGED, ClinicalNode, record
 
@@ -146,3 +152,20 @@ def test_listing_pages_and_bulk_has_a_limit(clinical_node: ClinicalNode) -> None
     too_many = clinical_node.bulk([record(A)] * 1001)
     assert too_many.status_code == 413 and "chunks" in too_many.json()["hint"]
     assert clinical_node.get(limit=0).status_code == 400
+
+
+def test_bodies_that_are_too_large_or_not_json_are_refused(
+    clinical_node: ClinicalNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(clinical_routes, "MAX_BODY_BYTES", 10_000)
+    headers = RunningNode.auth(clinical_node.seeded.ingester_token) | {"Content-Type": "application/json"}
+    big = json.dumps([record(A)] * 40).encode()
+    declared = httpx.post(clinical_node.url(), content=big, headers=headers)
+    assert declared.status_code == 413 and "fewer records" in declared.json()["hint"]
+    streamed = httpx.post(clinical_node.url(), content=iter([big[:6000], big[6000:]]), headers=headers)
+    assert streamed.status_code == 413
+    not_json = httpx.put(clinical_node.url(A), content=b"{nope", headers=headers)
+    assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["detail"]
+    not_list = httpx.post(clinical_node.url(), json=record(A), headers=headers)
+    assert not_list.status_code == 400 and "list of records" in not_list.json()["detail"]
+    assert clinical_node.get().json()["total"] == 0

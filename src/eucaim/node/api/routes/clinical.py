@@ -7,16 +7,18 @@ record, since some may be stored while others are refused.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from eucaim.node.api.deps import Context, CurrentCaller, ReadableBiobank, WritableBiobank
 from eucaim.node.api.errors import PROBLEM_JSON
 from eucaim.node.clinical_rules import RecordResult, RecordStatus
-from eucaim.node.errors import RequestTooLarge
+from eucaim.node.errors import InvalidRequest, RequestTooLarge
 from eucaim.node.services.clinical import (
     StoredRecord,
     get_record,
@@ -29,6 +31,38 @@ router = APIRouter(prefix="/biobanks/{code}", tags=["Clinical records"])
 
 MAX_BULK_RECORDS = 1000
 MAX_PAGE = 5000
+# A record is a few hundred bytes; this bounds what one request may make the node hold in memory.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+async def _json_body(request: Request) -> Any:
+    """Read and decode the JSON body, refusing more than MAX_BODY_BYTES before holding it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _too_large()
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise _too_large()
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequest(
+            f"the body is not valid JSON: {exc}", hint="send the record(s) as UTF-8 JSON"
+        ) from exc
+
+
+def _too_large() -> RequestTooLarge:
+    return RequestTooLarge(
+        f"the body exceeds {MAX_BODY_BYTES // (1024 * 1024)} MiB",
+        hint="send fewer records per request",
+    )
+
+
+def _body_doc(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    content = {"application/json": {"schema": schema}}
+    return {"requestBody": {"required": True, "description": description, "content": content}}
 
 
 def _time(value: datetime) -> str:
@@ -71,17 +105,22 @@ def _stored(record: StoredRecord) -> dict[str, Any]:
         201: {"description": "created"},
         422: {"description": "refused; the body lists the problems"},
     },
+    openapi_extra=_body_doc("The record as eucaim-ingest builds it", {"type": "object"}),
 )
-def put_subject_record(
-    pseudonym: str,
-    context: Context,
-    caller: CurrentCaller,
-    biobank: WritableBiobank,
-    record: Annotated[dict[str, Any], Body(description="The record as eucaim-ingest builds it")],
+async def put_subject_record(
+    pseudonym: str, request: Request, context: Context, caller: CurrentCaller, biobank: WritableBiobank
 ) -> JSONResponse:
     """Validate the record against the biobank's schema and store it as the next version."""
-    result = put_record(
-        context.sessions, biobank_id=biobank.id, document=record, user_id=caller.user_id, subject=pseudonym
+    record = await _json_body(request)
+    if not isinstance(record, dict):
+        raise InvalidRequest("the body must be one record (a JSON object)", hint="PUT one record per subject")
+    result = await run_in_threadpool(
+        put_record,
+        context.sessions,
+        biobank_id=biobank.id,
+        document=record,
+        user_id=caller.user_id,
+        subject=pseudonym,
     )
     if result.status is RecordStatus.REJECTED:
         return _rejected(result)
@@ -131,19 +170,25 @@ def list_records(
     }
 
 
-@router.post("/clinical", summary="Store many clinical records (each on its own)")
-def post_records(
-    context: Context,
-    caller: CurrentCaller,
-    biobank: WritableBiobank,
-    records: Annotated[list[Any], Body(description=f"At most {MAX_BULK_RECORDS} records")],
+@router.post(
+    "/clinical",
+    summary="Store many clinical records (each on its own)",
+    openapi_extra=_body_doc(f"A list of at most {MAX_BULK_RECORDS} records", {"type": "array"}),
+)
+async def post_records(
+    request: Request, context: Context, caller: CurrentCaller, biobank: WritableBiobank
 ) -> dict[str, Any]:
     """Validate and store each record in its own transaction; return a result per record, in order."""
+    records = await _json_body(request)
+    if not isinstance(records, list):
+        raise InvalidRequest("the body must be a JSON list of records", hint="wrap the records in [...]")
     if len(records) > MAX_BULK_RECORDS:
         raise RequestTooLarge(
             f"{len(records)} records in one request; the limit is {MAX_BULK_RECORDS}",
             hint=f"send the records in chunks of at most {MAX_BULK_RECORDS}",
         )
-    results = put_records(context.sessions, biobank_id=biobank.id, documents=records, user_id=caller.user_id)
+    results = await run_in_threadpool(
+        put_records, context.sessions, biobank_id=biobank.id, documents=records, user_id=caller.user_id
+    )
     counts = {status.value: sum(r.status is status for r in results) for status in RecordStatus}
     return {"counts": counts, "results": [r.as_json() for r in results]}
