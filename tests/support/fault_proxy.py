@@ -2,13 +2,13 @@
 
 It sits on a free loopback port in front of our node or Orthanc and, by rules a test may change
 while it runs, answers 500/503 (with Retry-After) at random, drops connections part-way through a
-request body or after the server has already handled the request, answers late (past a client's
-read timeout), refuses bodies above a size with 413, answers given statuses to the K-th request (a
-token "expiring" halfway), and can play an auth gateway (check a bearer token, add the upstream's
-own credentials). Everything it did is counted in :attr:`FaultProxy.stats`.
+request body, after the server has handled the request, or half-way through its answer, answers late
+(past a client's read timeout), refuses bodies above a size with 413, answers given statuses to the
+K-th request (a token "expiring" halfway), and can play an auth gateway (check a bearer token, add
+the upstream's own credentials). Everything it did is counted in :attr:`FaultProxy.stats`.
 
-Request bodies are streamed to the upstream in 64 KiB chunks as they arrive, never held whole;
-responses (small DICOM JSON in these tests) are read whole and re-sent with a Content-Length.
+Request bodies are streamed to the upstream as they arrive (at most 64 KiB at a time), never held
+whole; responses (small DICOM JSON in these tests) are read whole and re-sent with a Content-Length.
 Random decisions come from one seeded RNG, drawn in request-arrival order under a lock, so a run
 with one request in flight at a time is exactly reproducible (with several, arrival order varies).
 
@@ -97,7 +97,7 @@ class RequestRecord:
     path: str
     body_bytes: int  # announced Content-Length (0 when none)
     authorization: str | None
-    outcome: str  # "forwarded", "injected", "dropped:<mode>", "delayed", "too_large"
+    outcome: str  # forwarded, delayed, injected, unauthorised (gateway), too_large, dropped:<mode>
     status: int | None  # status the client received (None when dropped)
 
 
@@ -187,12 +187,6 @@ class FaultProxy:
     ) -> None:
         self.stop()
 
-    def clear_faults(self) -> None:
-        """Stop injecting anything (keeps the gateway settings and the counters)."""
-        with self._lock:
-            gateway, headers = self.faults.accept_bearer, self.faults.upstream_headers
-            self.faults = Faults(accept_bearer=gateway, upstream_headers=headers)
-
     # -- decisions (under the lock, in arrival order) ---------------------------------------------
 
     def _decide(self, method: str, path: str, length: int, authorization: str | None) -> _Decision:
@@ -211,7 +205,7 @@ class FaultProxy:
                 return _Decision(number, status=413)
             if f.methods is not None and method not in f.methods:
                 return _Decision(number)
-            # Always draw the same three numbers per request, so one rule's change does not
+            # Always draw the same four numbers per request, so changing one rule does not
             # shift another rule's sequence.
             error, drop, delay = self._rng.random(), self._rng.random(), self._rng.random()
             pick = self._rng.randrange(1 << 30)
