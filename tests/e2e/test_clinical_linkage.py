@@ -67,7 +67,7 @@ def test_images_and_clinical_records_meet_under_one_pseudonym(
     images = ingest("push", str(cohort.root), ws=ws)
     assert images.returncode == 0, images.stdout + images.stderr
 
-    pushed = ingest("clinical", "push", str(cohort.clinical_csv), ws=ws)
+    pushed = ingest("-v", "clinical", "push", str(cohort.clinical_csv), ws=ws)  # logs to stderr too
     assert pushed.returncode == 0, pushed.stdout + pushed.stderr
     assert "5 of 5 record(s) sent" in pushed.stdout
     assert "linkage: 5 patient(s) linked" in pushed.stdout
@@ -119,7 +119,8 @@ def test_images_and_clinical_records_meet_under_one_pseudonym(
     assert len(reports) == 3 and len(list((ws / "reports").glob("clinical-push-*.csv"))) == 3
     last = json.loads(reports[-1].read_text())
     assert last["counts"] == {"created": 0, "updated": 1, "unchanged": 4, "rejected": 1}
-    # Pseudonyms and row numbers only: no original patient ID in any output or report.
+    # Pseudonyms and row numbers only: no original patient ID in any output, log line or report.
+    assert "clinical record(s)" in pushed.stderr
     texts = [r.stdout + r.stderr for r in (pushed, again, update, refused)]
     texts += [p.read_text() for p in (ws / "reports").glob("clinical-push-*")]
     assert not any(p.patient_id in t for p in cohort.patients for t in texts)
