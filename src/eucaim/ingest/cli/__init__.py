@@ -8,6 +8,7 @@ from eucaim.errors import EucaimError
 
 # Importing a command module registers its command(s) on ``app``; keep one import per module.
 from eucaim.ingest.cli import (  # noqa: F401  (registration)
+    biobank,
     clinical,
     dataset,
     deid_cmd,
@@ -15,6 +16,7 @@ from eucaim.ingest.cli import (  # noqa: F401  (registration)
     demo,
     doctor,
     init,
+    login,
     pacs,
     push,
     receive,
