@@ -39,7 +39,9 @@ from eucaim.node.models_clinical import BiobankClinicalSettings, ClinicalRecordV
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5  # version races lost in a row before the request is answered 503 (retry later)
+# Each lost race means another writer stored a version; past this many in a row the request is
+# answered 503 (retry later) rather than holding the worker.
+MAX_ATTEMPTS = 10
 
 
 @dataclass(frozen=True)
