@@ -47,7 +47,10 @@ def requests(workspace: WorkspaceOption = None) -> None:
     if not mine:
         console.print("no biobank requests yet; ask with: eucaim-ingest biobank request --code C --name N")
         return
-    table = Table("id", "code", "name", "status", "asked", "answer", box=None)
+    table = Table(box=None)
+    for column in ("id", "code", "name", "status", "asked", "answer"):
+        # Fold rather than cut: a listing must show every URL and reason in full, at any width.
+        table.add_column(column, overflow="fold")
     for item in mine:
         answer = item.get("reason") or (f"biobank {item['biobank']} is yours" if item.get("biobank") else "")
         table.add_row(

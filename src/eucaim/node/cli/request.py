@@ -29,7 +29,10 @@ def list_(
 
     with open_sessions(load_settings(data)) as sessions, session_scope(sessions) as session:
         views = list_requests(session, viewer_id=None, status=status)
-    table = Table("id", "code", "name", "requester", "status", "created", "url / reason", box=None)
+    table = Table(box=None)
+    for column in ("id", "code", "name", "requester", "status", "created", "url / reason"):
+        # Fold rather than cut: a listing must show every URL and reason in full, at any width.
+        table.add_column(column, overflow="fold")
     for view in views:
         table.add_row(
             str(view.id),

@@ -58,7 +58,10 @@ def list_(
     with open_sessions(load_settings(data)) as sessions, session_scope(sessions) as session:
         tokens = list_tokens(session, user_name=user)
     now = datetime.now(UTC)
-    table = Table("id", "user", "prefix", "state", "created", "expires", "last used", box=None)
+    table = Table(box=None)
+    for column in ("id", "user", "prefix", "state", "created", "expires", "last used"):
+        # Fold rather than cut: a listing must show every URL and reason in full, at any width.
+        table.add_column(column, overflow="fold")
     for info in tokens:
         table.add_row(
             str(info.id),
