@@ -23,7 +23,10 @@ def _ingest(ws: Path, *args: str) -> Result:
 
 
 def _node(node: SeededNode, *args: str) -> Result:
-    return runner.invoke(node_app, [*args, "--data", str(node.node.data_dir)], env={"COLUMNS": "200"})
+    env = {"COLUMNS": "200"}
+    if node.node.settings.database_url:  # the suite re-run on PostgreSQL
+        env["EUCAIM_NODE_DATABASE_URL"] = node.node.settings.database_url
+    return runner.invoke(node_app, [*args, "--data", str(node.node.data_dir)], env=env)
 
 
 def _dataset_id(output: str) -> str:
