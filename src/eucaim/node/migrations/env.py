@@ -5,9 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
-import eucaim.node.models_accounts  # noqa: F401  (registers the account tables on Base.metadata)
-import eucaim.node.models_clinical  # noqa: F401  (registers the clinical tables on Base.metadata)
-import eucaim.node.models_datasets  # noqa: F401  (registers the dataset tables on Base.metadata)
+# Imported for their side effect: each feature area registers its tables on Base.metadata.
+from eucaim.node import models_accounts, models_clinical, models_datasets  # noqa: F401
 from eucaim.node.models import Base
 
 engine = context.config.attributes.get("engine")
