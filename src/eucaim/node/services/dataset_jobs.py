@@ -65,6 +65,20 @@ def _set_job(sessions: sessionmaker[Session], dataset_id: str, **values: object)
         session.execute(update(DatasetJob).where(DatasetJob.dataset_id == dataset_id).values(**values))
 
 
+def claim_job(sessions: sessionmaker[Session], dataset_id: str, *, now: datetime) -> bool:
+    """Move a pending job to running; False when another runner took it first (or it is not pending).
+
+    The conditional UPDATE is the claim, so a job submitted twice, or seen by two workers, runs once.
+    """
+    with session_scope(sessions) as session:
+        result = session.execute(
+            update(DatasetJob)
+            .where(DatasetJob.dataset_id == dataset_id, DatasetJob.status == "pending")
+            .values(status="running", started_at=now, progress=0.0, message="resolving selection")
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
 def resolve_selection(session: Session, dataset: Dataset) -> list[int]:
     """Return the ids of the series the dataset's selection covers in its biobank.
 
@@ -109,11 +123,10 @@ def resolve_selection(session: Session, dataset: Dataset) -> list[int]:
 def run_creation_job(
     sessions: sessionmaker[Session], dataset_id: str, *, clock: Callable[[], datetime] | None = None
 ) -> None:
-    """Run (or re-run) the creation job of a dataset; errors end in the job's status, never raised."""
+    """Run the pending creation job of a dataset; errors end in the job's status, never raised."""
     now = clock or (lambda: datetime.now(UTC))
-    _set_job(
-        sessions, dataset_id, status="running", started_at=now(), progress=0.0, message="resolving selection"
-    )
+    if not claim_job(sessions, dataset_id, now=now()):
+        return
     try:
         with session_scope(sessions) as session:
             dataset = session.get(Dataset, dataset_id)
@@ -124,7 +137,7 @@ def run_creation_job(
             sessions, dataset_id, series_total=len(series_ids), message=f"freezing {len(series_ids)} series"
         )
         with session_scope(sessions) as session:
-            # Re-runs start over, so a job interrupted half-way never leaves a partial list.
+            # A restarted job starts over, so one interrupted half-way never leaves a partial list.
             session.execute(delete(DatasetSeries).where(DatasetSeries.dataset_id == dataset_id))
             for start in range(0, len(series_ids), BATCH):
                 chunk = series_ids[start : start + BATCH]
