@@ -28,8 +28,10 @@ def test_demo_transfers_a_cohort_without_leaking_identities(tmp_path: Path) -> N
     assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
     assert "demo passed" in out
     assert "original patient names or IDs on the node: none" in out
+    assert "4 patient(s) linked" in out
     # Every step is narrated, so a person can follow what happened.
-    for step in ("1. accounts", "2. start eucaim-node", "3. synthetic cohort", "4. eucaim-ingest", "5. what"):
+    for step in ("1. accounts", "2. start eucaim-node", "3. synthetic cohort", "4. eucaim-ingest",
+                 "5. clinical data", "6. what"):  # fmt: skip
         assert step in out
     assert elapsed < 120
     # The node was stopped: nothing is left listening from the demo's data folder.

@@ -126,6 +126,33 @@ def leaked_strings(data_dir: Path, phi: tuple[str, ...]) -> set[str]:
     return found
 
 
+def _push_clinical(console: Console, ws: Workspace, cohort: Cohort) -> bool:
+    """Validate the cohort's clinical CSV, show how it links to the images, and push it."""
+    from datetime import date
+
+    from eucaim.clinical.intake import check_file
+    from eucaim.clinical.linkage import link
+    from eucaim.ingest.clinical_link import workspace_imaging
+    from eucaim.ingest.clinical_push import push_clinical
+
+    console.print(f"$ eucaim-ingest clinical push {cohort.clinical_csv.name}")
+    result = check_file(cohort.clinical_csv, today=date.today())
+    console.print(result.summary())
+    imaging = workspace_imaging(ws.path)
+    assert imaging is not None
+    linkage = link(
+        result.patient_rows(),
+        imaging.studies,
+        secret=imaging.secret,
+        pseudonym_format=imaging.pseudonym_format,
+        baselines=result.baseline_dates(),
+    )
+    console.print(linkage.summary())
+    clinical = push_clinical(ws, result)
+    console.print(clinical.line())
+    return bool(result.is_valid and clinical.ok)
+
+
 def run_demo(console: Console, *, base: Path | None = None, patients: int = 10) -> int:
     """Run the whole flow; return the process exit code."""
     started = time.monotonic()
@@ -175,7 +202,10 @@ def run_demo(console: Console, *, base: Path | None = None, patients: int = 10) 
             finally:
                 target.close()
 
-        console.print(Rule("5. what the node holds"))
+            console.print(Rule("5. clinical data: validate, link, push"))
+            clinical_ok = _push_clinical(console, ws, cohort)
+
+        console.print(Rule("6. what the node holds"))
         seen = census(dicomweb_root(url, BIOBANK), validator_token)
         originals = {p.patient_id for p in cohort.patients}
         leaks = leaked_strings(node_data, cohort.phi_strings)
@@ -192,6 +222,7 @@ def run_demo(console: Console, *, base: Path | None = None, patients: int = 10) 
         )
         ok = (
             summary.ok
+            and clinical_ok
             and seen.instances == len(cohort.files)
             and seen.studies == cohort.n_studies
             and not leaks
