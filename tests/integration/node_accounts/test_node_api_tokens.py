@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -139,3 +140,20 @@ def test_tokens_on_postgresql(tmp_path: Path, postgres_database: str) -> None:
             states = {t.id: t.state(datetime.now(UTC)) for t in list_tokens(session, user_name="erin")}
         assert states[short.info.id] == "expired" and states[live.info.id] == "revoked"
         assert _me(node, live.token).json()["detail"] == "API token was revoked"
+
+
+def test_a_burst_of_requests_with_one_token_all_pass_when_its_use_is_due(node_server: RunningNode) -> None:
+    token = node_server.add_user("fay")
+    for _ in range(3):
+        with session_scope(node_server.context.sessions) as session:
+            session.execute(
+                update(ApiToken)
+                .where(ApiToken.token_hash == hash_token(token))
+                .values(last_used_at=datetime.now(UTC) - timedelta(hours=1))
+            )
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda _: _me(node_server, token).status_code, range(16)))
+        assert statuses == [200] * 16
+    with session_scope(node_server.context.sessions) as session:
+        used = list_tokens(session, user_name="fay")[0].last_used_at
+    assert used is not None and datetime.now(UTC) - used < timedelta(minutes=1)

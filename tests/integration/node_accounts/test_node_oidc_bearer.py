@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -10,7 +11,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from eucaim.errors import AuthenticationError
+from eucaim.errors import AuthenticationError, NotFound
 from eucaim.node.db import session_scope
 from eucaim.node.oidc_keys import IssuerKeys
 from eucaim.node.services.accounts import get_user
@@ -243,3 +244,24 @@ def test_oidc_sign_in_on_postgresql(tmp_path: Path, issuer: OidcIssuer, postgres
         assert (later["name"], later["role"], later["biobanks"]) == ("pia", "admin", [])
         assert me(roles=["admin"], aud="someone-else").status_code == 401
         assert me(roles=["admin"], exp=int(time.time()) - 120).status_code == 401
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_first_requests_of_one_person_at_once_make_one_user(
+    tmp_path: Path, issuer: OidcIssuer, database: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("postgres_database") if database == "postgresql" else None
+    with running_node(tmp_path / "node", database_url=url, oidc=oidc_settings(issuer)) as node:
+        node.create_biobank("bb1")
+        token = issuer.mint(
+            sub="rush", preferred_username="rush", roles=["data-ingester"], groups=["PROJECT-bb1"]
+        )
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: _me(node, token), range(8)))
+        assert [a.status_code for a in answers] == [200] * 8
+        assert {a.json()["name"] for a in answers} == {"rush"}
+        assert {tuple(a.json()["biobanks"]) for a in answers} == {("bb1",)}
+        with session_scope(node.context.sessions) as session:
+            assert get_user(session, name="rush").managed_biobanks[0].code == "bb1"
+            with pytest.raises(NotFound):
+                get_user(session, name="rush@127.0.0.1")

@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from eucaim.errors import AuthenticationError, NotFound
@@ -28,6 +30,7 @@ from eucaim.node.services.oidc_accounts import sign_in
 logger = logging.getLogger(__name__)
 
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+SIGN_IN_ATTEMPTS = 4
 _DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -84,6 +87,8 @@ class Bearer:
     role: Role
     method: str  # "api-token" or "oidc"
     expires_at: datetime | None
+    token_id: int | None = None  # the API token's id
+    last_use_due: bool = False  # its last use is older than LAST_USED_RESOLUTION
 
 
 def _info(row: ApiToken) -> TokenInfo:
@@ -148,7 +153,7 @@ def revoke_token(session: Session, *, token_id: int, now: datetime) -> TokenInfo
 
 
 def authenticate_api_token(session: Session, *, token: str, now: datetime) -> Bearer:
-    """Return who an API token belongs to, and note its use.
+    """Return who an API token belongs to (reads only; :func:`note_token_use` records the use).
 
     Raises:
         AuthenticationError: unknown, revoked or expired token, or a disabled user.
@@ -174,9 +179,22 @@ def authenticate_api_token(session: Session, *, token: str, now: datetime) -> Be
         )
     if not row.user.is_active:
         raise AuthenticationError(f"user {row.user.name!r} is disabled", status_code=401)
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-        row.last_used_at = now
-    return Bearer(row.user.id, row.user.name, row.user.role, "api-token", row.expires_at)
+    due = row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION
+    return Bearer(row.user.id, row.user.name, row.user.role, "api-token", row.expires_at, row.id, due)
+
+
+def note_token_use(sessions: sessionmaker[Session], *, token_id: int, now: datetime) -> None:
+    """Record that a token was used now, unless a concurrent request just did; never fails a request.
+
+    A transaction of its own that starts with the write: on SQLite a read-then-write transaction
+    fails at once ("database is locked") when another request committed in between.
+    """
+    stale = or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - LAST_USED_RESOLUTION)
+    try:
+        with session_scope(sessions) as session:
+            session.execute(update(ApiToken).where(ApiToken.id == token_id, stale).values(last_used_at=now))
+    except OperationalError as exc:  # a statistic: losing one update is fine
+        logger.debug("last use of token id=%d not recorded: %s", token_id, type(exc).__name__)
 
 
 def authenticate_bearer(
@@ -199,13 +217,25 @@ def authenticate_bearer(
             )
         claims: dict[str, Any] = verifier.verify(token)
         identity = identity_from_claims(claims, verifier.rules)
-        with session_scope(sessions) as session:
-            user = sign_in(session, issuer=verifier.issuer, identity=identity)
-            exp = claims.get("exp")
-            expires = datetime.fromtimestamp(exp, now.tzinfo) if isinstance(exp, int | float) else None
-            return Bearer(user.id, user.name, user.role, "oidc", expires)
+        exp = claims.get("exp")
+        expires = datetime.fromtimestamp(exp, now.tzinfo) if isinstance(exp, int | float) else None
+        # A person's first requests may arrive together: all find no user and try to make it.
+        # The losers' transactions fail (unique constraint, or SQLite's stale snapshot); run again,
+        # they find what the winner made.
+        for attempt in range(SIGN_IN_ATTEMPTS):
+            try:
+                with session_scope(sessions) as session:
+                    user = sign_in(session, issuer=verifier.issuer, identity=identity)
+                    return Bearer(user.id, user.name, user.role, "oidc", expires)
+            except (IntegrityError, OperationalError):
+                if attempt + 1 == SIGN_IN_ATTEMPTS:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
     with session_scope(sessions) as session:
-        return authenticate_api_token(session, token=token, now=now)
+        bearer = authenticate_api_token(session, token=token, now=now)
+    if bearer.last_use_due and bearer.token_id is not None:
+        note_token_use(sessions, token_id=bearer.token_id, now=now)
+    return bearer
 
 
 def managed_biobank_codes(session: Session, *, user_id: int) -> list[str]:
