@@ -92,6 +92,7 @@ REQUIRED_FOR_RELEASE: tuple[str, ...] = (
     "contact",
     "keywords",
     "cancerCondition",
+    "interoperabilityTier",
 )
 
 DATASET_TYPES = ("original", "annotated", "processed", "personal-data")

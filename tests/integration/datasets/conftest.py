@@ -25,6 +25,7 @@ COMPLETE_METADATA: dict[str, Any] = {
     "contact": {"name": "Data Office", "email": "data@hospital.example"},
     "keywords": ["lung", "CT"],
     "cancerCondition": "Lung cancer",
+    "interoperabilityTier": "tier 1",
 }
 
 

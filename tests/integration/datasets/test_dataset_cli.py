@@ -61,7 +61,7 @@ def test_create_set_release_publish_from_both_command_lines(seeded_node: SeededN
                      "collectionMethod=cohort", "provenance=Hospital X", "license.title=CC BY 4.0",
                      "license.url=https://creativecommons.org/licenses/by/4.0/", "contact.name=Data Office",
                      "contact.email=data@hospital.example", "keywords=lung,CT",
-                     "cancerCondition=Lung cancer")  # fmt: skip
+                     "cancerCondition=Lung cancer", "interoperabilityTier=tier 1")  # fmt: skip
     assert edited.exit_code == 0, edited.output
     assert "to release" not in edited.output
     released = _ingest(ws, "dataset", "release", dataset_id)

@@ -24,6 +24,7 @@ COMPLETE = {
     "contact": {"name": "Data Office", "email": "data@hospital.example"},
     "keywords": ["lung"],
     "cancerCondition": "Lung cancer",
+    "interoperabilityTier": "tier 1",
 }
 DS = "/datasets/{dataset_id}"
 CAT = "/catalogue/datasets/{dataset_id}"
