@@ -158,7 +158,7 @@ def test_creation_refuses_bad_selections_and_other_biobanks(seeded_node: SeededN
     assert (by_study["aggregates"]["studies"], by_study["aggregates"]["series"]) == (1, 2)
     by_subject = create_dataset(url, ing, selection={"kind": "subjects", "ids": ["P2"]})
     assert by_subject["aggregates"]["subjects"] == 1
-    # Later uploads do not change a frozen dataset until... never: recompute reads the same series.
+    # Later uploads never change a frozen dataset: a recompute reads the same series.
     upload(seeded_node, tmp_path / "more", [StudySpec("P3")])
     recomputed = httpx.post(f"{url}/datasets/{by_subject['id']}/aggregate", headers=auth(ing))
     assert recomputed.status_code == 200 and recomputed.json()["aggregates"]["subjects"] == 1
