@@ -36,7 +36,7 @@ def public_aggregates(aggregates: dict[str, Any], *, threshold: int) -> dict[str
         ]
     for key in RANGE_KEYS:
         rng = dict(aggregates.get(key) or {})
-        known = _known_subjects(key, rng, aggregates, subjects)
+        known = _known_subjects(rng, subjects)
         withheld = 0 < known < threshold
         out[key] = {
             "min": None if withheld else rng.get("min"),
@@ -47,7 +47,7 @@ def public_aggregates(aggregates: dict[str, Any], *, threshold: int) -> dict[str
     return out
 
 
-def _known_subjects(key: str, rng: dict[str, Any], aggregates: dict[str, Any], subjects: int) -> int:
+def _known_subjects(rng: dict[str, Any], subjects: int) -> int:
     """Return how many subjects a range rests on (an upper estimate where only studies are counted)."""
     if "unknownSubjects" in rng:
         return subjects - int(rng["unknownSubjects"])
