@@ -9,7 +9,6 @@ parsed on every status so each instance is settled on its own.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
@@ -172,7 +171,7 @@ class DicomwebTarget:
         if status in (200, 202, 400, 409):
             try:
                 return parse_store_response(response.content)
-            except (ValueError, json.JSONDecodeError, KeyError, TypeError):
+            except (ValueError, UploadError):
                 if status == 200:
                     raise UploadError(
                         "the node answered 200 without a readable store response",

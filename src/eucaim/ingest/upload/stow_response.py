@@ -1,17 +1,11 @@
-"""Read a PS3.18 Store Instances Response (DICOM JSON) into stored and failed SOP instances."""
+"""Turn a PS3.18 Store Instances Response into per-instance outcomes a data manager can read."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
+from eucaim.dicomweb.store_response import parse_store_response as read_store_response
 from eucaim.ingest.upload.base import SendResult
-
-REFERENCED_SOP_SEQUENCE = "00081199"
-FAILED_SOP_SEQUENCE = "00081198"
-REFERENCED_SOP_INSTANCE_UID = "00081155"
-FAILURE_REASON = "00081197"
-WARNING_REASON = "00081196"
 
 # PS3.4 Annex C / PS3.18 Table 10.5.3-2 failure reasons, worded for a data manager.
 FAILURE_REASONS: dict[int, str] = {
@@ -22,6 +16,7 @@ FAILURE_REASONS: dict[int, str] = {
     0x0119: "class-instance conflict",
     0x0122: "SOP class not supported by the node",
     0x0124: "not authorised",
+    0xC001: "the node refuses instances not marked de-identified (PatientIdentityRemoved)",
     0x0212: "mismatched SOP class",
     0xA700: "the node is out of resources",
     0xA770: "the node is out of resources (storage)",
@@ -48,36 +43,22 @@ def is_target_side(code: int | None) -> bool:
     return code is not None and 0xA700 <= code <= 0xA7FF
 
 
-def _first_value(item: dict[str, Any], tag: str) -> Any:
-    values = item.get(tag, {}).get("Value") or []
-    return values[0] if values else None
-
-
 def parse_store_response(body: bytes) -> SendResult:
-    """Parse a Store Instances Response body. Raises ValueError when it is not DICOM JSON."""
+    """Settle each instance from a Store Instances Response body.
+
+    Raises:
+        ValueError: the body is not JSON.
+        UploadError: it is JSON but not a Store Instances Response.
+    """
     data = json.loads(body)
     if isinstance(data, list):  # some servers wrap the single dataset in a list
         data = data[0] if data else {}
-    if not isinstance(data, dict):
-        raise ValueError("store response is not a DICOM JSON object")
-    stored: set[str] = set()
-    failed: dict[str, str] = {}
-    warnings: dict[str, str] = {}
-    retry_later: dict[str, str] = {}
-    for item in data.get(REFERENCED_SOP_SEQUENCE, {}).get("Value") or []:
-        uid = _first_value(item, REFERENCED_SOP_INSTANCE_UID)
-        if uid:
-            stored.add(str(uid))
-            warning = _first_value(item, WARNING_REASON)
-            if warning is not None:
-                warnings[str(uid)] = f"warning 0x{int(warning):04X}"
-    for item in data.get(FAILED_SOP_SEQUENCE, {}).get("Value") or []:
-        uid = _first_value(item, REFERENCED_SOP_INSTANCE_UID)
-        if uid:
-            code = _first_value(item, FAILURE_REASON)
-            number = int(code) if code is not None else None
-            (retry_later if is_target_side(number) else failed)[str(uid)] = describe_failure(number)
-    refused = set(failed) | set(retry_later)
-    return SendResult(
-        stored=frozenset(stored - refused), failed=failed, warnings=warnings, retry_later=retry_later
-    )
+    response = read_store_response(data)
+    failed = {
+        f.sop_instance_uid: describe_failure(f.failure_reason or None)
+        + (f": {f.comment}" if f.comment else "")
+        for f in response.failed
+        if f.sop_instance_uid
+    }
+    stored = {s.sop_instance_uid for s in response.stored if s.sop_instance_uid}
+    return SendResult(stored=frozenset(stored - set(failed)), failed=failed)
