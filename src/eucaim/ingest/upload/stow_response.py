@@ -54,11 +54,13 @@ def parse_store_response(body: bytes) -> SendResult:
     if isinstance(data, list):  # some servers wrap the single dataset in a list
         data = data[0] if data else {}
     response = read_store_response(data)
-    failed = {
-        f.sop_instance_uid: describe_failure(f.failure_reason or None)
-        + (f": {f.comment}" if f.comment else "")
-        for f in response.failed
-        if f.sop_instance_uid
-    }
+    failed: dict[str, str] = {}
+    retry_later: dict[str, str] = {}  # the node's own trouble (0xA7xx): send again, do not quarantine
+    for f in response.failed:
+        if f.sop_instance_uid:
+            reason = describe_failure(f.failure_reason or None) + (f": {f.comment}" if f.comment else "")
+            (retry_later if is_target_side(f.failure_reason or None) else failed)[f.sop_instance_uid] = reason
     stored = {s.sop_instance_uid for s in response.stored if s.sop_instance_uid}
-    return SendResult(stored=frozenset(stored - set(failed)), failed=failed)
+    return SendResult(
+        stored=frozenset(stored - set(failed) - set(retry_later)), failed=failed, retry_later=retry_later
+    )
