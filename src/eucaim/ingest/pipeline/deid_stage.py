@@ -74,6 +74,15 @@ def _work(src: str, dst: str, size: int, mtime_ns: int) -> FileOutcome | _Failur
         return _Failure(QuarantineReason.INVALID_DICOM, f"{exc.reason}: {exc}")
     except DeidentificationError as exc:
         return _Failure(exc.reason or QuarantineReason.DEID_FAILED, str(exc))
+    except Exception as exc:  # fail closed: a file nobody foresaw is quarantined, not fatal
+        # pydicom raises more than InvalidDicomError on damaged files (an unknown VR gives
+        # NotImplementedError); left to propagate, one such file would end every push. The
+        # message is not kept: it could quote a value of the file.
+        logger.debug("unexpected %s while de-identifying an instance", type(exc).__name__)
+        return _Failure(
+            QuarantineReason.DEID_FAILED,
+            f"unexpected {type(exc).__name__} while reading or de-identifying; the file may be damaged",
+        )
 
 
 @dataclass
