@@ -16,6 +16,7 @@ reject         released (with a reason) → draft                 validator, adm
 invalidate     draft, released, published (with a reason)       the author, validator, admin
 reactivate     invalidated → the state before                   validator, admin
 aggregate      draft, released, published                       the author, validator, admin
+restart        creating, its creation job failed                the author, admin
 =============  ===============================================  ==================================
 
 The author is the data holder who created the dataset and still manages its biobank. Nothing
@@ -131,6 +132,15 @@ def may(action: Action, state: DatasetState, actor: Actor) -> bool:
 def allowed_actions(state: DatasetState, actor: Actor) -> list[str]:
     """Return the actions ``actor`` may take now (the ``allowedActions`` of every GET)."""
     return [a.value for a in Action if may(a, state, actor)]
+
+
+def may_restart_creation(state: DatasetState, job_status: str | None, actor: Actor) -> bool:
+    """Return True when ``actor`` may restart the failed creation job of a dataset.
+
+    Only a job that ended in error restarts (after the holder fixed its cause, such as uploading
+    the subjects it missed); a running or finished job is never run twice.
+    """
+    return state is DatasetState.CREATING and job_status == "error" and _is_holder(actor)
 
 
 def editable_properties(state: DatasetState, actor: Actor) -> list[str]:

@@ -151,6 +151,17 @@ def test_creation_refuses_bad_selections_and_other_biobanks(seeded_node: SeededN
     assert job["status"] == "error"
     assert "1 of the 2 selected subjects are not in this biobank (first: NOT-UPLOADED)" in job["message"]
     assert post_action(url, ing, created.json()["id"], "release").status_code == 409
+    # Once the missing subject is uploaded, the holder restarts the failed job.
+    failed_id = created.json()["id"]
+    assert httpx.get(f"{url}/datasets/{failed_id}", headers=auth(ing)).json()["allowedActions"] == ["restart"]
+    restart = f"{url}/datasets/{failed_id}/job/restart"
+    assert httpx.post(restart, headers=auth(seeded_node.outsider_token)).status_code == 403
+    assert httpx.post(restart, headers=auth(seeded_node.validator_token)).status_code == 403
+    upload(seeded_node, tmp_path / "late", [StudySpec("NOT-UPLOADED")])
+    assert httpx.post(restart, headers=auth(ing)).status_code == 202
+    assert wait_for_job(url, ing, failed_id)["status"] == "finished"
+    assert httpx.get(f"{url}/datasets/{failed_id}", headers=auth(ing)).json()["state"] == "draft"
+    assert httpx.post(restart, headers=auth(ing)).status_code == 409
     # By series and by study: exactly what was chosen is frozen.
     by_series = create_dataset(url, ing, selection={"kind": "series", "ids": [spec.series_uids[1]]})
     assert (by_series["aggregates"]["series"], by_series["aggregates"]["instances"]) == (1, 1)
@@ -163,7 +174,7 @@ def test_creation_refuses_bad_selections_and_other_biobanks(seeded_node: SeededN
     recomputed = httpx.post(f"{url}/datasets/{by_subject['id']}/aggregate", headers=auth(ing))
     assert recomputed.status_code == 200 and recomputed.json()["aggregates"]["subjects"] == 1
     whole = create_dataset(url, ing)
-    assert whole["aggregates"]["subjects"] == 3
+    assert whole["aggregates"]["subjects"] == 4
     assert (
         httpx.post(
             f"{url}/datasets/{whole['id']}/aggregate", headers=auth(seeded_node.outsider_token)

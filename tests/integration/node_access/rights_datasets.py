@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.node_server import deidentified_instance, stow_body
+
 COMPLETE = {
     "description": "Chest CT",
     "version": "1.0",
@@ -37,6 +39,7 @@ RIGHTS: dict[str, str] = {
     f"PATCH {DS}": "401 ok 403 403 ok",
     f"GET {DS}/job": "401 ok 403 ok ok",
     f"POST {DS}/aggregate": "401 ok 403 ok ok",
+    f"POST {DS}/job/restart": "401 ok 403 403 409",
     f"POST {DS}/release": "401 ok 403 403 409",
     f"POST {DS}/publish": "401 403 403 ok 409",
     f"POST {DS}/reject": "401 403 403 ok 409",
@@ -59,6 +62,7 @@ PROBES: dict[str, dict[str, Any]] = {
     f"GET {DS}": {"params": {"dataset_id": "draft_dataset"}},
     f"GET {DS}/job": {"params": {"dataset_id": "draft_dataset"}},
     f"POST {DS}/aggregate": {"params": {"dataset_id": "draft_dataset"}},
+    f"POST {DS}/job/restart": {"params": {"dataset_id": "failed_dataset"}},
     f"POST {DS}/release": {"params": {"dataset_id": "releasable_dataset"}},
     f"POST {DS}/publish": {"params": {"dataset_id": "publishable_dataset"}},
     f"POST {DS}/reject": {"params": {"dataset_id": "rejectable_dataset"}, "json": {"reason": "incomplete"}},
@@ -73,6 +77,29 @@ PROBES: dict[str, dict[str, Any]] = {
         for suffix in ("", "/dcat.jsonld", "/dcat.ttl", "/beacon")
     },
 }
+
+
+def failed_then_fixed(probe: Any) -> str:
+    """A dataset whose job failed on a subject not yet uploaded, which is uploaded afterwards."""
+    node, own = probe.node, probe.tokens["own"]
+    body = {"name": "matrix failed", "biobank": "test-bb", "selection": {"kind": "subjects", "ids": ["LATE"]}}
+    dataset_id = str(httpx.post(f"{node.url}/datasets", json=body, headers=node.auth(own)).json()["id"])
+    deadline = time.monotonic() + 30
+    while (
+        httpx.get(f"{node.url}/datasets/{dataset_id}/job", headers=node.auth(own)).json()["status"] != "error"
+    ):
+        assert time.monotonic() < deadline, "the creation job did not fail"
+        time.sleep(0.05)
+    path = probe.files / "late.dcm"
+    deidentified_instance(path, patient_id="LATE")
+    content_type, stow = stow_body([path])
+    stored = httpx.post(
+        f"{node.dicomweb_url('test-bb')}/studies",
+        content=stow,
+        headers={**node.auth(own), "Content-Type": content_type},
+    )
+    assert stored.status_code == 200, stored.text
+    return dataset_id
 
 
 def prepare(probe: Any) -> None:
@@ -109,6 +136,7 @@ def prepare(probe: Any) -> None:
     probe.values["rejectable_dataset"] = ready("matrix rejectable", ("release", "own"))
     probe.values["invalidatable_dataset"] = ready("matrix invalidatable")
     probe.values["reactivatable_dataset"] = ready("matrix reactivatable", ("invalidate", "own"))
+    probe.values["failed_dataset"] = failed_then_fixed(probe)
     probe.values["published_dataset"] = ready(
         "matrix published", ("release", "own"), ("publish", "validator")
     )

@@ -13,6 +13,7 @@ from eucaim.node.lifecycle import (
     DatasetState,
     allowed_actions,
     editable_properties,
+    may_restart_creation,
     missing_for_release,
     next_state,
 )
@@ -97,3 +98,13 @@ def test_release_needs_every_required_property() -> None:
     assert missing_for_release(props) == []
     assert missing_for_release({**props, "license": {"title": "CC BY"}}) == ["license"]
     assert missing_for_release({**props, "keywords": [], "version": ""}) == ["version", "keywords"]
+
+
+def test_only_the_holder_restarts_a_failed_creation() -> None:
+    assert may_restart_creation(S.CREATING, "error", AUTHOR)
+    assert may_restart_creation(S.CREATING, "error", ADMIN)
+    for actor in (CO_MANAGER, FORMER_AUTHOR, OUTSIDER, VALIDATOR):
+        assert not may_restart_creation(S.CREATING, "error", actor)
+    for status in ("pending", "running", "finished", None):
+        assert not may_restart_creation(S.CREATING, status, AUTHOR)
+    assert not may_restart_creation(S.DRAFT, "error", AUTHOR)

@@ -16,13 +16,14 @@ from typing import Protocol
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from eucaim.errors import EucaimError
+from eucaim.errors import Conflict, EucaimError, PermissionDenied
 from eucaim.node.db import session_scope
-from eucaim.node.lifecycle import DatasetState
+from eucaim.node.lifecycle import DatasetState, may_restart_creation
 from eucaim.node.models import Series, Study
 from eucaim.node.models_datasets import Dataset, DatasetJob, DatasetSeries
 from eucaim.node.services import audit
 from eucaim.node.services.dataset_facts import compute_aggregates
+from eucaim.node.services.datasets import visible_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,32 @@ def claim_job(sessions: sessionmaker[Session], dataset_id: str, *, now: datetime
             .values(status="running", started_at=now, progress=0.0, message="resolving selection")
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def restart_job(session: Session, *, dataset_id: str, user_id: int, now: datetime) -> None:
+    """Set a failed creation job back to pending (the caller then submits it to the runner).
+
+    Raises:
+        PermissionDenied: the caller is not the dataset's holder (author and manager) or an admin.
+        Conflict: the job has not failed (it is pending, running or finished).
+    """
+    dataset, user, actor = visible_dataset(session, dataset_id, user_id)
+    job = session.get(DatasetJob, dataset_id)
+    status = job.status if job else None
+    if not may_restart_creation(DatasetState(dataset.state), status, actor):
+        if not may_restart_creation(DatasetState.CREATING, "error", actor):
+            raise PermissionDenied(f"user {user.name!r} may not restart the creation of dataset {dataset_id}")
+        raise Conflict(
+            f"the creation job of dataset {dataset_id} is {status}, not failed; nothing to restart"
+        )
+    result = session.execute(
+        update(DatasetJob)
+        .where(DatasetJob.dataset_id == dataset_id, DatasetJob.status == "error")
+        .values(status="pending", progress=0.0, message="queued again", started_at=None, finished_at=None)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"the creation job of dataset {dataset_id} was restarted by someone else just now")
+    audit.append(session, actor=user.name, action="restart", dataset_id=dataset_id, details={}, now=now)
 
 
 def resolve_selection(session: Session, dataset: Dataset) -> list[int]:

@@ -26,11 +26,12 @@ from eucaim.node.lifecycle import (
     allowed_actions,
     editable_properties,
     may,
+    may_restart_creation,
     missing_for_release,
     next_state,
 )
 from eucaim.node.models import Biobank, User
-from eucaim.node.models_datasets import Dataset, DatasetJob, DatasetSeries
+from eucaim.node.models_datasets import Dataset, DatasetJob
 from eucaim.node.roles import Role
 from eucaim.node.services import audit
 from eucaim.node.services.biobanks import authorize, get_biobank
@@ -75,7 +76,13 @@ def can_view(actor: Actor) -> bool:
     return actor.role in (Role.VALIDATOR, Role.ADMIN) or actor.is_manager
 
 
-def _visible(session: Session, dataset_id: str, user_id: int) -> tuple[Dataset, User, Actor]:
+def visible_dataset(session: Session, dataset_id: str, user_id: int) -> tuple[Dataset, User, Actor]:
+    """Return the dataset, the caller and their standing, if the caller may see the dataset.
+
+    Raises:
+        NotFound: no such dataset.
+        PermissionDenied: the caller is not a manager of its biobank, a validator or an admin.
+    """
     dataset = get_dataset(session, dataset_id=dataset_id)
     user = _user(session, user_id)
     actor = actor_for(session, dataset, user)
@@ -202,7 +209,8 @@ def dataset_view(session: Session, dataset: Dataset, actor: Actor) -> dict[str, 
         "missingForRelease": missing_for_release(dataset.properties),
         "job": job_view(job) if job else None,
         "editableProperties": editable_properties(state, actor),
-        "allowedActions": allowed_actions(state, actor),
+        "allowedActions": allowed_actions(state, actor)
+        + (["restart"] if may_restart_creation(state, job.status if job else None, actor) else []),
     }
 
 
@@ -219,13 +227,13 @@ def job_view(job: DatasetJob) -> dict[str, Any]:
 
 def show_dataset(session: Session, *, dataset_id: str, user_id: int) -> dict[str, Any]:
     """Return the dataset with the caller's ``editableProperties`` and ``allowedActions``."""
-    dataset, _user_row, actor = _visible(session, dataset_id, user_id)
+    dataset, _user_row, actor = visible_dataset(session, dataset_id, user_id)
     return dataset_view(session, dataset, actor)
 
 
 def show_job(session: Session, *, dataset_id: str, user_id: int) -> dict[str, Any]:
     """Return the creation job of a dataset the caller may see."""
-    _visible(session, dataset_id, user_id)
+    visible_dataset(session, dataset_id, user_id)
     job = session.get(DatasetJob, dataset_id)
     if job is None:
         raise NotFound(f"dataset {dataset_id} has no creation job")
@@ -279,7 +287,7 @@ def update_properties(
         PermissionDenied: a property this caller may never edit.
         Conflict: a property the caller may edit only in another state.
     """
-    dataset, user, actor = _visible(session, dataset_id, user_id)
+    dataset, user, actor = visible_dataset(session, dataset_id, user_id)
     state = DatasetState(dataset.state)
     editable = set(editable_properties(state, actor))
     if not changes:
@@ -338,7 +346,7 @@ def apply_action(
             concurrent change won.
         InvalidRequest: reject and invalidate need a reason.
     """
-    dataset, user, actor = _visible(session, dataset_id, user_id)
+    dataset, user, actor = visible_dataset(session, dataset_id, user_id)
     state = DatasetState(dataset.state)
     previous = DatasetState(dataset.state_before_invalidation) if dataset.state_before_invalidation else None
     target = next_state(action, state, actor, previous_state=previous)
@@ -379,17 +387,10 @@ def apply_action(
 
 def recompute_aggregates(session: Session, *, dataset_id: str, user_id: int, now: datetime) -> dict[str, Any]:
     """Recompute the aggregates of a dataset's frozen series now; return the record."""
-    dataset, user, actor = _visible(session, dataset_id, user_id)
+    dataset, user, actor = visible_dataset(session, dataset_id, user_id)
     if not may(Action.AGGREGATE, DatasetState(dataset.state), actor):
         next_state(Action.AGGREGATE, DatasetState(dataset.state), actor)  # raises the right error
     aggregates = compute_aggregates(session, dataset_id=dataset_id, biobank_id=dataset.biobank_id)
     _bump(session, dataset, {"aggregates": aggregates, "aggregated_at": now}, now)
     audit.append(session, actor=user.name, action="aggregate", dataset_id=dataset_id, details={}, now=now)
     return dataset_view(session, dataset, actor)
-
-
-def frozen_series_count(session: Session, *, dataset_id: str) -> int:
-    """Return how many series a dataset froze at creation."""
-    return len(
-        session.scalars(select(DatasetSeries.series_id).where(DatasetSeries.dataset_id == dataset_id)).all()
-    )

@@ -8,6 +8,7 @@ GET        /datasets                           the datasets the caller may see
 GET        /datasets/{id}                      one, with editableProperties and allowedActions
 PATCH      /datasets/{id}                      change metadata properties
 GET        /datasets/{id}/job                  creation job: status, progress, message
+POST       /datasets/{id}/job/restart          run a failed creation job again (202)
 POST       /datasets/{id}/aggregate            recompute the aggregates
 POST       /datasets/{id}/{action}             release, publish, reject, invalidate, reactivate
 GET        /audit                              the audit log and its verification (admins)
@@ -29,7 +30,7 @@ from eucaim.node.api.deps import Context, CurrentCaller
 from eucaim.node.db import session_scope
 from eucaim.node.lifecycle import Action
 from eucaim.node.roles import Role
-from eucaim.node.services import audit, datasets
+from eucaim.node.services import audit, dataset_jobs, datasets
 from eucaim.node.services.dataset_jobs import JobRunner, ThreadJobRunner
 
 router = APIRouter(tags=["datasets"])
@@ -124,6 +125,16 @@ def update_dataset(
 
 @router.get("/datasets/{dataset_id}/job", summary="The creation job: pending, running, finished or error")
 def show_job(dataset_id: str, context: Context, caller: CurrentCaller) -> dict[str, Any]:
+    with session_scope(context.sessions) as session:
+        return datasets.show_job(session, dataset_id=dataset_id, user_id=caller.user_id)
+
+
+@router.post("/datasets/{dataset_id}/job/restart", status_code=202, summary="Restart a failed creation job")
+def restart_job(dataset_id: str, request: Request, context: Context, caller: CurrentCaller) -> dict[str, Any]:
+    """Queue the failed job again (after fixing its cause, e.g. uploading the missing subjects)."""
+    with session_scope(context.sessions) as session:
+        dataset_jobs.restart_job(session, dataset_id=dataset_id, user_id=caller.user_id, now=_now())
+    job_runner(request, context).submit(dataset_id)
     with session_scope(context.sessions) as session:
         return datasets.show_job(session, dataset_id=dataset_id, user_id=caller.user_id)
 
