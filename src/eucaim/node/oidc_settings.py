@@ -30,7 +30,9 @@ entitlement URNs, and ``EUCAIM_NODE_OIDC_GROUP_CLAIM=eduperson_entitlement`` wit
 
 from __future__ import annotations
 
-from pydantic import Field
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from eucaim.node.roles import Role
@@ -53,6 +55,18 @@ class OidcSettings(BaseSettings):
     biobank_group: str = "PROJECT-{code}"
     leeway_s: int = Field(default=30, ge=0, le=600)
     jwks_min_refresh_s: float = Field(default=30.0, ge=0.0)
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_over_tls(cls, value: str | None) -> str | None:
+        # Keys fetched over plain HTTP could be swapped on the way, and with them every identity.
+        if value and not value.startswith("https://"):
+            host = urlsplit(value).hostname or ""
+            if not value.startswith("http://") or host not in ("127.0.0.1", "localhost", "::1"):
+                raise ValueError(
+                    f"the OIDC issuer must be an https:// URL (plain http only on loopback): {value}"
+                )
+        return value
 
     @property
     def enabled(self) -> bool:

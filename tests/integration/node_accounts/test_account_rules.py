@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from eucaim.errors import AuthenticationError, PermissionDenied
 from eucaim.ingest.login import TokenSet, needs_refresh, next_interval, token_set
 from eucaim.node.oidc import looks_like_jwt
 from eucaim.node.oidc_claims import ClaimRules, biobank_group_regex, claim_values, identity_from_claims
+from eucaim.node.oidc_settings import OidcSettings
 from eucaim.node.request_rules import can_decide_request, can_see_request, can_submit_request
 from eucaim.node.roles import Role
 
@@ -96,3 +98,11 @@ def test_token_responses_and_renewal_timing() -> None:
 def test_what_looks_like_a_jwt() -> None:
     assert looks_like_jwt("eyJhbGciOi.eyJzdWIiOi.c2ln")
     assert not looks_like_jwt("eucaim_abc.def.ghi") and not looks_like_jwt("eyJonly.two")
+
+
+def test_the_issuer_must_be_https_except_on_loopback() -> None:
+    assert OidcSettings(issuer="https://login.aai.lifescience-ri.eu/oidc/").enabled
+    assert OidcSettings(issuer="http://127.0.0.1:8080").enabled
+    assert not OidcSettings().enabled
+    with pytest.raises(ValidationError, match="must be an https:// URL"):
+        OidcSettings(issuer="http://login.example.org")
