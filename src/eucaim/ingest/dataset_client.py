@@ -149,6 +149,11 @@ class DatasetClient:
         done: dict[str, Any] = self._send("POST", f"/datasets/{dataset_id}/{action}", body)
         return done
 
+    def restart(self, dataset_id: str) -> dict[str, Any]:
+        """Queue a failed creation job again; return the job's status."""
+        job: dict[str, Any] = self._send("POST", f"/datasets/{dataset_id}/job/restart")
+        return job
+
     def wait_for_job(
         self,
         dataset_id: str,

@@ -111,6 +111,11 @@ def test_create_reports_a_failed_job_and_bad_selections(seeded_node: SeededNode,
     failed = _ingest(ws, "dataset", "create", "--name", "missing", "--subjects", "NOPE")
     assert "the node could not create dataset" in str(failed.exception)
     assert "1 of the 1 selected subjects are not in this biobank (first: NOPE)" in str(failed.exception)
+    assert "then run `eucaim-ingest dataset restart" in str(failed.exception)
+    upload(seeded_node, tmp_path / "late", [StudySpec("NOPE")])
+    restarted = _ingest(ws, "dataset", "restart", _dataset_id(str(failed.exception)).rstrip(":"))
+    assert restarted.exit_code == 0, (restarted.output, restarted.exception)
+    assert "creation restarted" in restarted.output and "1 subjects, 1 studies" in restarted.output
     both = _ingest(ws, "dataset", "create", "--name", "both", "--subjects", "A", "--studies", "1.2")
     assert "choose one of --subjects, --studies and --series" in str(both.exception)
 

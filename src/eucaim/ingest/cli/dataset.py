@@ -100,8 +100,6 @@ def create(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Create a dataset from the biobank's data (all of it, or the chosen subjects/studies/series)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     metadata = {"previousId": previous} if previous else {}
     with _client(workspace) as (client, biobank):
         created = client.create(
@@ -113,21 +111,37 @@ def create(
         )
         dataset_id = created["id"]
         console.print(f"dataset {dataset_id} accepted; the node is building it", markup=False)
-        if no_wait:
-            return
-        with Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[message]}"),
-            TimeElapsedColumn(), console=console, transient=True,
-        ) as progress:  # fmt: skip
-            task = progress.add_task("creating", total=1.0, message="queued")
+        if not no_wait:
+            _follow(client, dataset_id)
 
-            def show(job: dict[str, Any]) -> None:
-                progress.update(task, completed=job["progress"], message=job["message"])
 
-            job = client.wait_for_job(dataset_id, on_progress=show)
-        if job["status"] == "error":
-            raise ConfigError(f"the node could not create dataset {dataset_id}: {job['message']}")
-        _summary(client.get(dataset_id))
+def _follow(client: Any, dataset_id: str) -> None:
+    """Show the creation job's progress until it ends; raise with its message if it failed."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[message]}"))
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("creating", total=1.0, message="queued")
+
+        def show(job: dict[str, Any]) -> None:
+            progress.update(task, completed=job["progress"], message=job["message"])
+
+        job = client.wait_for_job(dataset_id, on_progress=show)
+    if job["status"] == "error":
+        raise ConfigError(
+            f"the node could not create dataset {dataset_id}: {job['message']}",
+            hint=f"fix the cause, then run `eucaim-ingest dataset restart {dataset_id}`",
+        )
+    _summary(client.get(dataset_id))
+
+
+@dataset_app.command("restart")
+def restart(dataset_id: IdArgument, workspace: WorkspaceOption = None) -> None:
+    """Run a dataset's failed creation job again (after uploading what it missed) and follow it."""
+    with _client(workspace) as (client, _biobank):
+        client.restart(dataset_id)
+        console.print(f"dataset {dataset_id}: creation restarted", markup=False)
+        _follow(client, dataset_id)
 
 
 @dataset_app.command("show")
