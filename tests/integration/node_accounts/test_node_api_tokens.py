@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -157,3 +160,17 @@ def test_a_burst_of_requests_with_one_token_all_pass_when_its_use_is_due(node_se
     with session_scope(node_server.context.sessions) as session:
         used = list_tokens(session, user_name="fay")[0].last_used_at
     assert used is not None and datetime.now(UTC) - used < timedelta(minutes=1)
+
+
+def test_the_program_reports_errors_on_one_line_with_exit_1(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EUCAIM_NODE_")}
+    node = [sys.executable, "-c", "from eucaim.node.cli import main; main()"]
+    revoke = subprocess.run(
+        [*node, "token", "revoke", "41", "--data", str(tmp_path)], capture_output=True, text=True, env=env
+    )
+    assert revoke.returncode == 1
+    assert revoke.stderr.strip() == "error: API token 41 does not exist (see `eucaim-node token list`)"
+    decline = subprocess.run(
+        [*node, "request", "decline", "1", "--data", str(tmp_path)], capture_output=True, text=True, env=env
+    )
+    assert decline.returncode == 2 and "--reason" in decline.stderr
