@@ -26,6 +26,7 @@ pytestmark = pytest.mark.integration
 OPTIONS = PushOptions(workers=2, concurrency=2, batch_bytes=8 * 1024)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("endpoint", ["node"], indirect=True)
 def test_a_node_that_cannot_write_for_a_while_loses_nothing(endpoint: Endpoint, transfer: Transfer) -> None:
     store = endpoint.seeded.node.store_dir / endpoint.seeded.biobank  # type: ignore[attr-defined]
