@@ -89,7 +89,8 @@ class Probe:
         probe = PROBES.get(endpoint, {})
         values = dict(self.values)
         for name, key in probe.get("params", {}).items():
-            values[name] = self.values[key]
+            # A shared value by name, else the literal given (e.g. a pseudonym nobody has).
+            values[name] = self.values.get(key, key)
         url = self.node.url + template.format(**values)
         token = self.tokens[role]
         headers = {"Authorization": f"Bearer {token}"} if token else {}
