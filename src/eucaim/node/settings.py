@@ -7,6 +7,8 @@ data_dir            EUCAIM_NODE_DATA             folder for the SQLite DB, image
                                                  files (``./eucaim-node-data``)
 database_url        EUCAIM_NODE_DATABASE_URL     SQLAlchemy URL (``sqlite:///<data>/node.db``);
                                                  PostgreSQL: ``postgresql+psycopg://…``
+store               EUCAIM_NODE_STORE            image store: ``filesystem``, ``s3`` or ``dicomweb``
+                                                 (``filesystem``; see eucaim.node.store.config)
 store_dir           EUCAIM_NODE_STORE_DIR        filesystem image store (``<data>/store``)
 public_url          EUCAIM_NODE_PUBLIC_URL       base URL put in RetrieveURLs, when the node sits
                                                  behind a proxy (taken from each request)
@@ -16,17 +18,24 @@ max_request_bytes   EUCAIM_NODE_MAX_REQUEST_BYTES  largest STOW body accepted, i
 suppression_        EUCAIM_NODE_SUPPRESSION_     the public catalogue shows counts below this as
 threshold           THRESHOLD                    "<N" (5; 1 shows every count)
 oidc                EUCAIM_NODE_OIDC_*           OIDC bearer tokens (see eucaim.node.oidc_settings)
+metrics_token       EUCAIM_NODE_METRICS_TOKEN    bearer secret a Prometheus scraper sends to GET
+                                                 /metrics (none: only admins' tokens)
+(file)              EUCAIM_NODE_CONFIG           TOML file beneath the environment
+                                                 (eucaim.node.config_file)
 ==================  ===========================  ==============================================
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from eucaim.node.config_file import TomlFileSource
 from eucaim.node.oidc_settings import OidcSettings
+from eucaim.node.store.config import DicomwebStoreSettings, S3StoreSettings
 
 
 class Settings(BaseSettings):
@@ -38,12 +47,28 @@ class Settings(BaseSettings):
         default=Path("eucaim-node-data"), validation_alias=AliasChoices("data_dir", "EUCAIM_NODE_DATA")
     )
     database_url: str | None = None
+    store: Literal["filesystem", "s3", "dicomweb"] = "filesystem"
     store_dir: Path | None = None
+    s3: S3StoreSettings = Field(default_factory=S3StoreSettings)
+    dicomweb_store: DicomwebStoreSettings = Field(default_factory=DicomwebStoreSettings)
     public_url: str | None = None
     token_ttl_days: int = Field(default=365, ge=1)
     max_request_bytes: int = Field(default=16 * 1024**3, ge=1024)
     suppression_threshold: int = Field(default=5, ge=1)
     oidc: OidcSettings = Field(default_factory=OidcSettings)
+    metrics_token: SecretStr | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then the EUCAIM_NODE_CONFIG file, then defaults."""
+        return (init_settings, env_settings, TomlFileSource(settings_cls), file_secret_settings)
 
     @property
     def resolved_database_url(self) -> str:
