@@ -169,7 +169,8 @@ def access_checks(status_code: int | None, biobank: str, *, write_status: int | 
                 "token",
                 False,
                 "the node refused the token (401): wrong, expired or revoked",
-                hint="ask the node administrator for a new API token, then run "
+                hint="sign in again with `eucaim-ingest login` if the node uses OIDC; otherwise ask "
+                "the node administrator for a new API token, then run "
                 "`eucaim-ingest init … --token-file FILE` again",
             ),
             Check("biobank rights", True, "not checked: the token was refused", skipped=True),

@@ -111,6 +111,12 @@ class Workspace:
 
     @property
     def token(self) -> str:
+        """The bearer token: a fresh OIDC access token after `eucaim-ingest login`, else the API token."""
+        from eucaim.ingest.login import fresh_access_token
+
+        fresh = fresh_access_token(self.path, ca_bundle=self.ca_bundle)
+        if fresh:
+            return fresh
         token_path = Path(self.config.node.token_file)
         if not token_path.is_absolute():
             token_path = self.path / token_path
@@ -119,7 +125,8 @@ class Workspace:
         except OSError as exc:
             raise ConfigError(
                 f"cannot read the node token from {token_path}: {exc.strerror}",
-                hint="run `eucaim-ingest init` again with --token or --token-file",
+                hint="run `eucaim-ingest login` (OIDC sign-in), or `eucaim-ingest init` again with "
+                "--token or --token-file",
             ) from exc
         if not token:
             raise ConfigError(f"token file {token_path} is empty")

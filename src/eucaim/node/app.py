@@ -15,12 +15,13 @@ from eucaim import __version__
 from eucaim.node.api.errors import register_exception_handlers
 from eucaim.node.api.routes import accounts as account_routes
 from eucaim.node.api.routes import biobank_requests as biobank_request_routes
-from eucaim.node.api.routes import clinical as clinical_routes
-from eucaim.node.api.routes import health, qido, stow, wado
 from eucaim.node.api.routes import catalogue as catalogue_routes
+from eucaim.node.api.routes import clinical as clinical_routes
 from eucaim.node.api.routes import datasets as dataset_routes
+from eucaim.node.api.routes import health, qido, stow, wado
 from eucaim.node.context import NodeContext, build_context
 from eucaim.node.migration import upgrade_database
+from eucaim.node.observability.install import install_observability
 from eucaim.node.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -38,8 +39,11 @@ def create_app(settings: Settings, *, context: NodeContext | None = None) -> Fas
     node = context or build_context(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        verifier = getattr(app.state, "oidc_verifier", None)
+        if verifier is not None:
+            verifier.close()  # its cached JWKS client holds connections to the issuer
         node.engine.dispose()
 
     app = FastAPI(
@@ -60,6 +64,7 @@ def create_app(settings: Settings, *, context: NodeContext | None = None) -> Fas
     app.include_router(dataset_routes.router)
     app.include_router(catalogue_routes.router)
     app.include_router(clinical_routes.router)
+    install_observability(app, engine=node.engine)
     return app
 
 

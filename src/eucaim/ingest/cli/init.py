@@ -76,10 +76,12 @@ def init(
         token = _read_password(password_file)
     elif user is not None and token is None:
         raise ConfigError("--user needs --password-file (or --token holding the password)")
-    if (token is None) == (token_file is None):
-        raise ConfigError(
-            "give exactly one of --token or --token-file (XNAT: or --user with --password-file)"
-        )
+    if token is not None and token_file is not None:
+        raise ConfigError("give one of --token or --token-file, not both")
+    if token is None and token_file is None and node_kind == "xnat":
+        raise ConfigError("XNAT needs --user with --password-file, or an alias token in --token-file")
+    # A EUCAIM node with OIDC needs no token here: `eucaim-ingest login` gets one.
+    needs_login = token is None and token_file is None
     if token_file is not None and not token_file.is_file():
         raise ConfigError(f"token file {token_file} does not exist")
     if ca_bundle is not None and not ca_bundle.is_file():
@@ -102,4 +104,6 @@ def init(
             console.print(f"  node     {ws.config.node.url}  biobank {ws.config.node.biobank}")
         console.print(f"  profile  {ws.config.deid.profile}")
         console.print("  secret   created (owner-only); keep a backup: pseudonyms depend on it")
+        if needs_login:
+            console.print("  token    none yet: run [bold]eucaim-ingest login[/] (the node's OIDC sign-in)")
         console.print("next: [bold]eucaim-ingest scan PATH[/] then [bold]eucaim-ingest push[/]")
