@@ -146,7 +146,7 @@ def _run_until(ws: Path, kill: Kill | None) -> tuple[subprocess.Popen[str], floa
 def _reap_orphans(sid: int) -> int:
     """Count processes the killed push left behind, give them a moment to exit, then kill them."""
     orphans = _session_members(sid)
-    deadline = time.monotonic() + 2.0
+    deadline = time.monotonic() + 5.0  # workers check for their parent every 0.5 s
     while orphans and time.monotonic() < deadline:
         time.sleep(0.05)
         orphans = _session_members(sid)
