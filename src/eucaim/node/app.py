@@ -22,6 +22,7 @@ from eucaim.node.api.routes import health, qido, stow, wado
 from eucaim.node.context import NodeContext, build_context
 from eucaim.node.migration import upgrade_database
 from eucaim.node.observability.install import install_observability
+from eucaim.node.portal.mount import install_portal
 from eucaim.node.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ def create_app(settings: Settings, *, context: NodeContext | None = None) -> Fas
     app.include_router(dataset_routes.router)
     app.include_router(catalogue_routes.router)
     app.include_router(clinical_routes.router)
+    install_portal(app)
     install_observability(app, engine=node.engine)
     return app
 

@@ -1,0 +1,144 @@
+"""Portal pages for signed-in users: their node, a dataset with its history, and the validator's review.
+
+=========  ================================  ==============================================
+method     path                              what
+=========  ================================  ==============================================
+GET        /portal/me                        biobanks, received studies, datasets
+GET        /portal/my/datasets/{id}          a dataset: state, metadata, history, actions
+POST       /portal/my/datasets/{id}/{action} release, publish, reject, invalidate, ...
+GET        /portal/review                    released datasets waiting (validators, admins)
+GET        /portal/review/{id}               review: metadata, statistics, declarations, audit
+=========  ================================  ==============================================
+
+Every action calls :func:`eucaim.node.services.datasets.apply_action`, the function behind
+``POST /datasets/{id}/{action}``; a refusal is shown next to the form that caused it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from eucaim.errors import EucaimError
+from eucaim.node.api.errors import status_for
+from eucaim.node.db import session_scope
+from eucaim.node.lifecycle import Action, DatasetState
+from eucaim.node.portal.declarations import read_declarations
+from eucaim.node.portal.figures import figures
+from eucaim.node.portal.overview import biobank_summaries, recent_studies
+from eucaim.node.portal.web import PortalRoute, check_csrf, context_of, redirect, render, require_user
+from eucaim.node.roles import Role
+from eucaim.node.services import audit, datasets
+
+router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
+
+ACTIONS = {a.value: a for a in Action}
+
+
+@router.get("/me", response_class=HTMLResponse)
+def home(request: Request) -> Response:
+    """Show the user's biobanks with what they hold, the latest studies received and the datasets."""
+    user = require_user(request)
+    node = context_of(request)
+    with session_scope(node.sessions) as session:
+        biobanks = biobank_summaries(session, user_id=user.user_id)
+        received = recent_studies(session, user_id=user.user_id)
+        mine = datasets.list_datasets(session, user_id=user.user_id)
+    return render(request, "home.html", biobanks=biobanks, received=received, datasets=mine)
+
+
+def _dataset_page(
+    request: Request,
+    dataset_id: str,
+    *,
+    review: bool,
+    error: str = "",
+    error_action: str = "",
+    status: int = 200,
+) -> Response:
+    user = require_user(request, Role.VALIDATOR, Role.ADMIN) if review else require_user(request)
+    node = context_of(request)
+    with session_scope(node.sessions) as session:
+        view = datasets.show_dataset(session, dataset_id=dataset_id, user_id=user.user_id)
+        history = audit.list_entries(session, dataset_id=dataset_id)
+        declared = read_declarations(session, node.store, dataset_id=dataset_id) if review else None
+    values: dict[str, Any] = {
+        "dataset": view,
+        "history": history,
+        "declared": declared,
+        "figures": figures(view.get("aggregates"), threshold=1) if review else [],
+        "review": review,
+        "error": error,
+        "error_action": error_action,
+        "done": request.query_params.get("done", ""),
+    }
+    return render(request, "dataset.html", status_code=status, **values)
+
+
+@router.get("/my/datasets/{dataset_id}", response_class=HTMLResponse)
+def dataset_page(dataset_id: str, request: Request) -> Response:
+    """Show a dataset the user may see, with the actions open to them."""
+    return _dataset_page(request, dataset_id, review=False)
+
+
+@router.post("/my/datasets/{dataset_id}/{action}", response_class=HTMLResponse)
+def dataset_action(
+    dataset_id: str,
+    action: str,
+    request: Request,
+    csrf: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
+) -> Response:
+    """Perform a lifecycle action through the dataset service; show its refusal next to the form."""
+    user = require_user(request)
+    check_csrf(request, csrf)
+    review = back == "review"
+    chosen = ACTIONS.get(action)
+    if chosen is None or chosen is Action.AGGREGATE:
+        return _dataset_page(
+            request, dataset_id, review=review, error=f"unknown action {action!r}", status=404
+        )
+    node = context_of(request)
+    try:
+        with session_scope(node.sessions) as session:
+            datasets.apply_action(
+                session,
+                dataset_id=dataset_id,
+                user_id=user.user_id,
+                action=chosen,
+                now=datetime.now(UTC),
+                reason=reason or None,
+            )
+    except EucaimError as exc:
+        message = exc.args[0] if exc.args else str(exc)
+        if exc.hint:
+            message = f"{message} ({exc.hint})"
+        return _dataset_page(
+            request, dataset_id, review=review, error=message, error_action=action, status=status_for(exc)
+        )
+    return redirect(f"/portal/my/datasets/{dataset_id}?done={action}")
+
+
+@router.get("/review", response_class=HTMLResponse)
+def review_queue(request: Request) -> Response:
+    """List the released datasets waiting for a validator's decision, oldest release first."""
+    user = require_user(request, Role.VALIDATOR, Role.ADMIN)
+    node = context_of(request)
+    with session_scope(node.sessions) as session:
+        waiting = [
+            d
+            for d in datasets.list_datasets(session, user_id=user.user_id)
+            if d["state"] == DatasetState.RELEASED.value
+        ]
+    waiting.sort(key=lambda d: d.get("releasedAt") or "")
+    return render(request, "review_queue.html", datasets=waiting)
+
+
+@router.get("/review/{dataset_id}", response_class=HTMLResponse)
+def review_page(dataset_id: str, request: Request) -> Response:
+    """Show what a validator needs to decide: metadata, exact statistics, declarations, audit trail."""
+    return _dataset_page(request, dataset_id, review=True)
