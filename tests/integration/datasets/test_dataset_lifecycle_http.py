@@ -125,6 +125,15 @@ def test_versions_link_and_only_one_draft_per_previous(both_db_node: SeededNode,
     assert third["previousId"] == first["id"]
     # Reactivating the invalidated draft would make two drafts point at it: refused.
     assert post_action(url, node.admin_token, second["id"], "reactivate").status_code == 409
+    assert set(_get(node, ing, first["id"])["nextIds"]) == {second["id"], third["id"]}
+    # Published, the new version supersedes the old one in the catalogue.
+    assert httpx.patch(f"{url}/datasets/{third['id']}", json=COMPLETE_METADATA, headers=auth(ing)).is_success
+    assert post_action(url, ing, third["id"], "release").status_code == 200
+    for dataset_id in (first["id"], third["id"]):
+        assert post_action(url, node.validator_token, dataset_id, "publish").status_code == 200
+    old = httpx.get(f"{url}/catalogue/datasets/{first['id']}").json()
+    assert old["supersededBy"] == [third["id"]]
+    assert httpx.get(f"{url}/catalogue/datasets/{third['id']}").json()["previousId"] == first["id"]
     # Nobody else's dataset can be a previous version.
     body["previousId"] = "no-such-dataset"
     assert httpx.post(f"{url}/datasets", json=body, headers=auth(ing)).status_code == 400

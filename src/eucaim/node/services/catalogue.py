@@ -39,6 +39,11 @@ def public_view(session: Session, dataset: Dataset, *, threshold: int) -> dict[s
     view: dict[str, Any] = {"id": dataset.id, "name": dataset.name}
     view.update({k: dataset.properties.get(k) for k in PUBLIC_PROPERTIES})
     view["previousId"] = dataset.previous_id
+    # A newer published version supersedes this one; the catalogue says so (EUCAIM's nextId).
+    newer = select(Dataset.id).where(
+        Dataset.previous_id == dataset.id, Dataset.state == DatasetState.PUBLISHED.value
+    )
+    view["supersededBy"] = list(session.scalars(newer))
     view["biobank"] = {"code": biobank.code, "name": biobank.name} if biobank else None
     view["publishedAt"] = dataset.published_at.isoformat() if dataset.published_at else None
     view["aggregates"] = public_aggregates(dataset.aggregates or {}, threshold=threshold)
