@@ -8,10 +8,12 @@ A request runs in three steps:
 3. **index** them in one transaction.
 
 The object is always in the store before its row is committed, so a crash leaves at most an
-unindexed object that a re-send replaces. Concurrent requests storing the same instance meet at the
-unique index on (biobank, SOPInstanceUID): when the batch transaction hits it, the instances are
-indexed one per transaction, and for each one the row that won decides the answer (same bytes:
-stored; other bytes: refused as a duplicate).
+unindexed object that a re-send of the same bytes finds in place. Concurrent requests storing the
+same instance meet at the unique index on (biobank, SOPInstanceUID): when the batch transaction hits
+it, the instances are indexed one per transaction, and for each one the row that won decides the
+answer (same bytes: stored; other bytes: refused as a duplicate). Objects are written once
+(eucaim.node.store.write_once): the loser's different bytes went to a key of their own, which it
+deletes, and the winner's object is never overwritten.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from eucaim.dicomweb.multipart import SpooledPart
 from eucaim.dicomweb.status import FailureReason
 from eucaim.dicomweb.store_response import FailedInstance, StoredInstance
-from eucaim.errors import InvalidDicomError
+from eucaim.errors import Conflict, InvalidDicomError, TransientError
 from eucaim.node.dicomweb.header import InstanceHeader, UnreadableInstance, read_instance_header
 from eucaim.node.dicomweb.stow import check_against_stored, check_instance, check_part_envelope
 from eucaim.node.models import Instance, Series, Study
 from eucaim.node.store import ImageStore, object_key
+from eucaim.node.store.write_once import place_once
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +73,9 @@ class DicomwebUrls:
         return f"{self.series(study_uid, series_uid)}/instances/{sop_uid}"
 
 
-@dataclass(frozen=True)
+@dataclass
 class _New:
-    """A checked instance the node does not hold yet."""
+    """A checked instance the node does not hold yet; ``key`` is where it was placed."""
 
     part: SpooledPart
     header: InstanceHeader
@@ -99,7 +102,7 @@ def store_parts(
     with factory() as session:
         new = _check(session, biobank_id, biobank_code, parts, url_study_uid, outcome, held, spool_error)
     placed = _put_all(store, biobank_code, new, outcome)
-    indexed = _index_all(factory, biobank_id, placed, outcome)
+    indexed = _index_all(factory, store, biobank_id, placed, outcome)
     for header in [*held, *indexed]:
         outcome.stored.append(
             StoredInstance(
@@ -192,10 +195,20 @@ def _put_all(store: ImageStore, biobank_code: str, new: list[_New], outcome: Sto
     if not new:
         return []
 
-    def put(item: _New) -> OSError | None:
+    def put(item: _New) -> Exception | None:
+        # Remote stores fail with TransientError (unreachable) or Conflict (a PACS holding other
+        # bytes under this SOPInstanceUID), the filesystem with OSError.
         try:
-            store.put_file(item.key, item.part.path)
-        except OSError as exc:
+            item.key = place_once(
+                store,
+                biobank_code=biobank_code,
+                study_uid=item.header.study_instance_uid,
+                series_uid=item.header.series_instance_uid,
+                sop_uid=item.header.sop_instance_uid,
+                source=item.part.path,
+                sha256=item.part.sha256,
+            )
+        except (OSError, TransientError, Conflict) as exc:
             return exc
         return None
 
@@ -206,7 +219,18 @@ def _put_all(store: ImageStore, biobank_code: str, new: list[_New], outcome: Sto
         if error is None:
             placed.append(item)
             continue
-        logger.error("image store write failed in biobank %s: %s", biobank_code, error.strerror)
+        if isinstance(error, Conflict):
+            outcome.failed.append(
+                FailedInstance(
+                    item.header.sop_class_uid,
+                    item.header.sop_instance_uid,
+                    FailureReason.DUPLICATE_SOP_INSTANCE,
+                    "the image store holds other bytes under this SOPInstanceUID; it keeps the first",
+                )
+            )
+            continue
+        reason = error.strerror if isinstance(error, OSError) else str(error)
+        logger.error("image store write failed in biobank %s: %s", biobank_code, reason)
         outcome.failed.append(
             FailedInstance(
                 item.header.sop_class_uid,
@@ -219,7 +243,11 @@ def _put_all(store: ImageStore, biobank_code: str, new: list[_New], outcome: Sto
 
 
 def _index_all(
-    factory: sessionmaker[Session], biobank_id: int, placed: list[_New], outcome: StowOutcome
+    factory: sessionmaker[Session],
+    store: ImageStore,
+    biobank_id: int,
+    placed: list[_New],
+    outcome: StowOutcome,
 ) -> list[InstanceHeader]:
     """Index the placed objects; return the headers of those the node now holds."""
     if not placed:
@@ -232,20 +260,29 @@ def _index_all(
             session.commit()
     except IntegrityError:
         logger.debug("concurrent STOW indexed some of the same objects; indexing one by one")
-        return [h for item in placed if (h := _index_one(factory, biobank_id, item, outcome))]
+        return [h for item in placed if (h := _index_one(factory, store, biobank_id, item, outcome))]
     outcome.new_instances += len(placed)
     outcome.new_bytes += sum(item.part.size for item in placed)
     return [item.header for item in placed]
 
 
 def _index_one(
-    factory: sessionmaker[Session], biobank_id: int, item: _New, outcome: StowOutcome
+    factory: sessionmaker[Session], store: ImageStore, biobank_id: int, item: _New, outcome: StowOutcome
 ) -> InstanceHeader | None:
     # Two tries: the second runs when a concurrent request indexed the same study or series.
     for attempt in (1, 2):
         with factory() as session:
-            stored_sha = _stored_sha256(session, biobank_id, item.header.sop_instance_uid)
-            if stored_sha is not None:
+            row = session.execute(
+                select(Instance.sha256, Instance.storage_key).where(
+                    Instance.biobank_id == biobank_id,
+                    Instance.sop_instance_uid == item.header.sop_instance_uid,
+                )
+            ).first()
+            if row is not None:
+                stored_sha, stored_key = row
+                if stored_key != item.key:
+                    # Lost the race: the row points at the winner's object, ours is unindexed.
+                    store.delete(item.key)
                 failure = check_against_stored(
                     item.header, stored_sha256=stored_sha, received_sha256=item.part.sha256
                 )

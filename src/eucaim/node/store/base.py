@@ -3,6 +3,11 @@
 The index in the database is the truth about what the node holds; a store object without an index
 row is an orphan (a crash between writing and indexing) and may be replaced. Keys are
 ``<biobank>/<study>/<series>/<sop>.dcm``, built by :func:`object_key`.
+
+STOW writes with :meth:`ImageStore.put_new`, never over an object: two workers storing different
+bytes under one SOPInstanceUID at once cannot overwrite each other. The second one's bytes go to a
+content-addressed key ``<biobank>/<study>/<series>/<sop>/<sha256>.dcm`` and the index keeps the
+first row (eucaim.node.store.write_once).
 """
 
 from __future__ import annotations
@@ -16,16 +21,26 @@ from eucaim.errors import InvalidDicomError
 # DICOM UIDs are digits and dots; anything else in a key could escape the store's folder.
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class ImageStore(Protocol):
-    """Where the node keeps instance bytes (filesystem now; S3 and a DICOMweb PACS later)."""
+    """Where the node keeps instance bytes: a folder, an S3 bucket or a DICOMweb PACS."""
 
     def put_file(self, key: str, source: Path) -> None:
         """Place ``source`` under ``key`` atomically, replacing any object there, and consume it.
 
         After return the object is durable; ``source`` no longer exists. A reader never sees a
         partly written object.
+        """
+        ...
+
+    def put_new(self, key: str, source: Path, *, sha256: str) -> bool:
+        """Write once: place ``source`` under ``key`` unless an object is already there.
+
+        Return True when ``key`` now holds these bytes (written now, or already there with this
+        ``sha256``); ``source`` is then consumed. Return False, leaving both the stored object and
+        ``source`` untouched, when ``key`` holds other bytes. Atomic and durable like put_file.
         """
         ...
 
@@ -54,8 +69,10 @@ class ImageStore(Protocol):
         ...
 
 
-def object_key(biobank_code: str, study_uid: str, series_uid: str, sop_uid: str) -> str:
-    """Return the store key of an instance.
+def object_key(
+    biobank_code: str, study_uid: str, series_uid: str, sop_uid: str, *, sha256: str | None = None
+) -> str:
+    """Return the store key of an instance; with ``sha256`` (hex), the key that names its content.
 
     Raises:
         InvalidDicomError: a UID is not a DICOM UID (digits and dots), which would make an unsafe key.
@@ -67,7 +84,11 @@ def object_key(biobank_code: str, study_uid: str, series_uid: str, sop_uid: str)
             raise InvalidDicomError(f"{name} is not a valid DICOM UID", reason="invalid_uid")
     if not is_valid_uid(sop_uid):
         raise InvalidDicomError("SOPInstanceUID is not a valid DICOM UID", reason="invalid_uid")
-    return f"{biobank_code}/{study_uid}/{series_uid}/{sop_uid}.dcm"
+    if sha256 is None:
+        return f"{biobank_code}/{study_uid}/{series_uid}/{sop_uid}.dcm"
+    if not _SHA256.match(sha256):
+        raise ValueError("sha256 must be 64 lowercase hex digits")
+    return f"{biobank_code}/{study_uid}/{series_uid}/{sop_uid}/{sha256}.dcm"
 
 
 def is_valid_uid(uid: str) -> bool:

@@ -58,6 +58,35 @@ class FilesystemStore:
         source.unlink(missing_ok=True)
         logger.debug("stored object %s", key)
 
+    def put_new(self, key: str, source: Path, *, sha256: str) -> bool:
+        """Write once: hard-link the staged bytes to the target, which fails if it exists."""
+        from eucaim.node.store.write_once import holds_same_bytes
+
+        target = self._path(key)
+        if target.exists():
+            return holds_same_bytes(self, key, sha256=sha256, size=source.stat().st_size)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging_dir = self.root / STAGING / _process_tag()
+        staging_dir.mkdir(parents=True, exist_ok=True)
+        staging = staging_dir / f"{uuid.uuid4().hex}.tmp"
+        try:
+            try:
+                os.link(source, staging)
+            except OSError:
+                shutil.copyfile(source, staging)
+            with staging.open("rb+") as f:
+                os.fsync(f.fileno())
+            # link() never replaces: of two racing writers, exactly one creates the target.
+            os.link(staging, target)
+        except FileExistsError:
+            return holds_same_bytes(self, key, sha256=sha256, size=source.stat().st_size)
+        finally:
+            staging.unlink(missing_ok=True)
+        _fsync_dir(target.parent)
+        source.unlink(missing_ok=True)
+        logger.debug("stored object %s", key)
+        return True
+
     def remove_leftovers(self, *, now: float, max_age_s: float = 3600.0) -> int:
         """Delete staging folders of processes that died mid-put; return how many were removed.
 
