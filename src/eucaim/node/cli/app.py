@@ -44,7 +44,16 @@ def load_settings(data: Path | None) -> Settings:
 @app.callback()
 def _root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details to stderr.")] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="TOML settings file; EUCAIM_NODE_* variables win [env: EUCAIM_NODE_CONFIG]."
+        ),
+    ] = None,
 ) -> None:
+    if config is not None:
+        # Through the environment, so every Settings() of this process and its children reads it.
+        os.environ["EUCAIM_NODE_CONFIG"] = str(config.resolve())
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
