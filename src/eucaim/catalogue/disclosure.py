@@ -3,13 +3,16 @@
 Every count from 1 to ``threshold - 1`` becomes the text ``"<threshold"`` (``"<5"`` by default);
 0 and larger counts stay exact. A range (age, years) is one person's value at its ends, so it is
 withheld (``None`` bounds, ``"suppressed": true``) when fewer subjects than the threshold have it.
-Size in bytes is not a count of people and stays.
+Size in bytes is not a count of people and stays. The ends of the public age range are widened
+to whole 5-year bands (``[30, 74]`` for ages 32 to 72), so they no longer give the exact age of
+the youngest and the oldest subject; years are shown as they are.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+AGE_BAND = 5
 COUNT_KEYS = frozenset({"subjects", "studies", "series", "instances", "unknownSubjects", "unknownStudies"})
 RANGE_KEYS = ("ageYears", "acquisitionYear", "diagnosisYear")
 TERM_KEYS = ("modality", "bodyPart", "manufacturer", "sex", "diagnosis")
@@ -38,9 +41,12 @@ def public_aggregates(aggregates: dict[str, Any], *, threshold: int) -> dict[str
         rng = dict(aggregates.get(key) or {})
         known = _known_subjects(rng, subjects)
         withheld = 0 < known < threshold
+        low, high = (None, None) if withheld else (rng.get("min"), rng.get("max"))
+        if key == "ageYears" and low is not None and high is not None:
+            low, high = _band(int(low), int(high))
         out[key] = {
-            "min": None if withheld else rng.get("min"),
-            "max": None if withheld else rng.get("max"),
+            "min": low,
+            "max": high,
             "suppressed": withheld,
             **{k: suppress_count(int(v), threshold) for k, v in rng.items() if k in COUNT_KEYS},
         }
@@ -54,3 +60,8 @@ def _known_subjects(rng: dict[str, Any], subjects: int) -> int:
     if rng.get("min") is None:
         return 0
     return subjects
+
+
+def _band(low: int, high: int) -> tuple[int, int]:
+    """Return the smallest range of whole ``AGE_BAND``-year bands that holds ``low`` to ``high``."""
+    return low - low % AGE_BAND, high - high % AGE_BAND + AGE_BAND - 1

@@ -31,7 +31,7 @@ def test_public_view_suppresses_every_small_cell_but_keeps_large_ones() -> None:
     }  # fmt: skip
     assert view["ageYears"] == {
         "min": 40,
-        "max": 47,
+        "max": 49,  # 47 widened to the end of its 5-year band
         "suppressed": False,
         "unknownSubjects": 0,
         "unknownStudies": 0,
@@ -45,3 +45,13 @@ def test_ranges_of_few_subjects_are_withheld_and_threshold_one_shows_all() -> No
     assert small["acquisitionYear"]["max"] is None
     exact = public_aggregates(_cohort(3), threshold=1)
     assert exact["subjects"] == 3 and exact["ageYears"]["min"] == 40
+
+
+def test_public_age_range_is_widened_to_five_year_bands() -> None:
+    series = [SeriesFacts(f"S{n}", f"s{n}", "CT") for n in range(6)]
+    studies = [
+        StudyFacts(f"S{n}", f"s{n}", "F", age)
+        for n, age in enumerate(["032Y", "045Y", "000D", "072Y", "050Y", "044Y"])
+    ]
+    view = public_aggregates(aggregate(series, studies), threshold=5)
+    assert (view["ageYears"]["min"], view["ageYears"]["max"]) == (0, 74)
