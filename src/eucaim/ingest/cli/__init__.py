@@ -22,6 +22,7 @@ from eucaim.ingest.cli import (  # noqa: F401  (registration)
     receive,
     scan,
     status,
+    ui,
 )
 from eucaim.ingest.cli.app import app, err_console
 

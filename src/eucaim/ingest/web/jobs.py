@@ -1,0 +1,129 @@
+"""Long operations of the web UI: one background thread per workspace, its state kept for page reloads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from eucaim.errors import EucaimError, UploadError
+from eucaim.ingest.pipeline.events import Advanced, Event, Notice, Stage, StageFinished, StageStarted
+
+
+class JobStatus(StrEnum):
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    PAUSED = "paused"
+
+
+class PausedByUser(UploadError):
+    """Raised by the pausable target once the user asked to pause; the pipeline stops sending.
+
+    A 403-like status makes the send stage treat it as final for this run (batches in flight
+    finish, nothing new starts); the rows stay de-identified and the next push sends them.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("paused by the user", status_code=403)
+
+
+@dataclass
+class StageProgress:
+    """Items and bytes of one pipeline stage, fed by the pipeline's events."""
+
+    total_items: int = 0
+    total_bytes: int = 0
+    items: int = 0
+    bytes: int = 0
+    started: float = 0.0
+    finished: bool = False
+
+    def rate_bytes_s(self, now: float) -> float:
+        elapsed = now - self.started
+        return self.bytes / elapsed if elapsed > 0.2 else 0.0
+
+    def seconds_left(self, now: float) -> float | None:
+        rate = self.rate_bytes_s(now)
+        if rate <= 0 or self.finished:
+            return None
+        return max(0.0, (self.total_bytes - self.bytes) / rate)
+
+
+@dataclass
+class Job:
+    """One long operation: what it is, the CLI command it stands for, and how far it got."""
+
+    kind: str
+    command: str
+    status: JobStatus = JobStatus.RUNNING
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
+    result: str = ""
+    error: str = ""
+    notices: list[str] = field(default_factory=list)
+    stages: dict[str, StageProgress] = field(default_factory=dict)
+    pause_requested: bool = False
+
+    def handle(self, event: Event) -> None:
+        """Record one pipeline event (the same events the CLI progress bar renders)."""
+        now = time.monotonic()
+        if isinstance(event, StageStarted):
+            self.stages[event.stage.value] = StageProgress(event.total_items, event.total_bytes, started=now)
+        elif isinstance(event, Advanced):
+            stage = self.stages.setdefault(event.stage.value, StageProgress(started=now))
+            stage.items += event.items
+            stage.bytes += event.bytes
+        elif isinstance(event, StageFinished):
+            self.stages.setdefault(event.stage.value, StageProgress(started=now)).finished = True
+        elif isinstance(event, Notice):
+            # Keep the last few: notices never carry PHI, but a long run could produce thousands.
+            self.notices = [*self.notices[-19:], event.text]
+
+    def stage(self, stage: Stage) -> StageProgress:
+        return self.stages.get(stage.value, StageProgress())
+
+
+class JobRunner:
+    """Runs at most one job at a time; the last job stays visible until the next one starts."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.current: Job | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, job: Job, work: Callable[[Job], str]) -> bool:
+        """Start ``work(job)`` in a thread; False when another job is still running."""
+        with self._lock:
+            if self.busy:
+                return False
+            self.current = job
+            self._thread = threading.Thread(target=self._run, args=(job, work), name=f"ui-{job.kind}")
+            self._thread.daemon = True
+            self._thread.start()
+            return True
+
+    def _run(self, job: Job, work: Callable[[Job], str]) -> None:
+        try:
+            job.result = work(job)
+            job.status = JobStatus.PAUSED if job.pause_requested else JobStatus.FINISHED
+        except EucaimError as exc:
+            job.error = str(exc)
+            job.status = JobStatus.FAILED
+        except Exception as exc:  # a bug must still end the job visibly, not leave it "running"
+            job.error = f"unexpected error: {type(exc).__name__}"
+            job.status = JobStatus.FAILED
+        finally:
+            job.ended = time.monotonic()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the running job (tests and shutdown)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)

@@ -1,0 +1,167 @@
+"""Steps 1 and 2: connect to the node (init form, doctor checklist) and choose sources (folder, PACS)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from eucaim.errors import EucaimError
+from eucaim.ingest.config import NodeConfig
+from eucaim.ingest.doctor import run_checks
+from eucaim.ingest.scanner import scan_paths
+from eucaim.ingest.upload.http import check_url_security
+from eucaim.ingest.web.deps import cli, has_workspace, open_workspace, render, settings_of
+from eucaim.ingest.web.jobs import Job
+from eucaim.ingest.workspace import Workspace
+
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse)
+def connect_page(request: Request) -> Response:
+    settings = settings_of(request)
+    if not has_workspace(settings):
+        return render(
+            request,
+            "connect.html",
+            "connect",
+            form={},
+            errors={},
+            checks=None,
+            node=None,
+            commands=[cli(settings, "init", "--node", "URL", "--biobank", "CODE", "--token-file", "FILE")],
+        )
+    with open_workspace(settings) as ws:
+        node = ws.config.node
+    checks = run_checks(settings.workspace)
+    return render(
+        request,
+        "connect.html",
+        "connect",
+        form={},
+        errors={},
+        checks=checks,
+        node=node,
+        failed=sum(1 for c in checks if not c.ok),
+        commands=[cli(settings, "doctor")],
+    )
+
+
+@router.post("/init", response_class=HTMLResponse)
+def init_workspace(
+    request: Request,
+    node: Annotated[str, Form()] = "",
+    biobank: Annotated[str, Form()] = "",
+    token: Annotated[str, Form()] = "",
+) -> Response:
+    """Create the workspace as ``eucaim-ingest init --node --biobank --token`` does."""
+    settings = settings_of(request)
+    errors: dict[str, str] = {}
+    node, biobank = node.strip(), biobank.strip()
+    if not node.startswith(("http://", "https://")):
+        errors["node"] = "Give the node's address, starting with https://"
+    else:
+        try:
+            check_url_security(node)
+        except EucaimError as exc:
+            errors["node"] = str(exc)
+    if not biobank:
+        errors["biobank"] = "Give the biobank code the node's operator gave you."
+    if not token.strip():
+        errors["token"] = "Paste the API token the node gave you."
+    if errors:
+        return render(
+            request,
+            "connect.html",
+            "connect",
+            status_code=422,
+            form={"node": node, "biobank": biobank},
+            errors=errors,
+            checks=None,
+            node=None,
+            commands=[
+                cli(
+                    settings,
+                    "init",
+                    "--node",
+                    node or "URL",
+                    "--biobank",
+                    biobank or "CODE",
+                    "--token-file",
+                    "FILE",
+                )
+            ],
+        )
+    Workspace.create(settings.workspace, NodeConfig(url=node, biobank=biobank), token=token).close()
+    return RedirectResponse("/", status_code=303)
+
+
+def _inside(root: Path, path: Path) -> bool:
+    return path == root or root in path.parents
+
+
+@router.get("/sources", response_class=HTMLResponse)
+def sources_page(request: Request, dir: str | None = None) -> Response:
+    settings = settings_of(request)
+    root = settings.browse_root.resolve()
+    current = Path(dir).resolve() if dir else root
+    error = None
+    if not _inside(root, current):
+        error, current = "sources.outside", root
+    elif not current.is_dir():
+        error, current = "sources.missing", root
+    subdirs = sorted(
+        (p for p in current.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name
+    )
+    totals, problems, pacs = None, [], None
+    if has_workspace(settings):
+        with open_workspace(settings) as ws:
+            totals = ws.state.totals()
+            problems = ws.state.scan_problems()
+            pacs = ws.config.pacs
+    return render(
+        request,
+        "sources.html",
+        "sources",
+        root=root,
+        current=current,
+        subdirs=subdirs,
+        parent=current.parent if current != root else None,
+        error=error,
+        totals=totals,
+        problems=problems,
+        pacs=pacs,
+        commands=[cli(settings, "scan", str(current))],
+        pacs_commands=[
+            cli(settings, "pacs", "echo"),
+            cli(settings, "pacs", "find", "--date-from", "2024-01-01"),
+            cli(settings, "pacs", "retrieve", "--list", "accessions.xlsx"),
+        ],
+    )
+
+
+@router.post("/sources/scan", response_class=HTMLResponse)
+def scan_folder(request: Request, path: Annotated[str, Form()] = "") -> Response:
+    """Index a folder in the background, as ``eucaim-ingest scan PATH`` does."""
+    settings = settings_of(request)
+    root = settings.browse_root.resolve()
+    folder = Path(path).resolve() if path else root
+    if not has_workspace(settings):
+        return RedirectResponse("/", status_code=303)
+    if not _inside(root, folder) or not folder.is_dir():
+        return sources_page(request, dir=str(root))
+
+    def work(job: Job) -> str:
+        with open_workspace(settings) as ws:
+            summary = scan_paths(ws.state, [folder])
+        return f"{summary.indexed} indexed, {len(summary.problems)} not usable"
+
+    started = settings.jobs.start(Job("scan", cli(settings, "scan", str(folder))), work)
+    if not started:
+        return render(request, "busy.html", "sources", commands=[])
+    settings.jobs.wait(timeout=2.0)  # small folders finish at once; larger ones show the running job
+    return RedirectResponse("/sources?" + urlencode({"dir": str(folder)}), status_code=303)

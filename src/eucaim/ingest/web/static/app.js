@@ -1,0 +1,42 @@
+// Progressive enhancement: the transfer page works without this script (Refresh link); with it,
+// the numbers update every second from /transfer/progress, and the page reloads once the run ends.
+(function () {
+  "use strict";
+  function text(id, value) {
+    var el = document.getElementById(id);
+    if (el && value !== undefined) { el.textContent = value; }
+  }
+  function start(section) {
+    var url = section.getAttribute("data-poll");
+    var timer = setInterval(function () {
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (snap) {
+          var bar = document.getElementById("bar");
+          if (bar) { bar.max = snap.total || 1; bar.value = snap.verified; }
+          var d = section.dataset;
+          function fill(template, values) {
+            return Object.keys(values).reduce(function (s, k) { return s.replace("{" + k + "}", values[k]); }, template);
+          }
+          text("verified-line", fill(d.nOfN, { done: snap.verified, total: snap.total }));
+          Object.keys(snap.counts).forEach(function (state) {
+            var el = document.querySelector('[data-state="' + state + '"]');
+            if (el) { el.textContent = snap.counts[state]; }
+          });
+          var job = snap.job;
+          if (job) {
+            text("sent-line", fill(d.nOfN, { done: job.sent_items, total: job.total_items }));
+            text("mb-line", fill(d.mb, { mb: job.mb, total_mb: job.total_mb }));
+            text("rate-line", fill(d.rate, { rate: job.rate }));
+            text("left-line", job.seconds_left === null ? "" : fill(d.left, { seconds: job.seconds_left }));
+            if (job.status !== "running") { clearInterval(timer); window.location.reload(); }
+          }
+        })
+        .catch(function () { /* the next tick tries again; the Refresh link still works */ });
+    }, 1000);
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var section = document.querySelector("[data-poll]");
+    if (section) { start(section); }
+  });
+})();
