@@ -1,11 +1,13 @@
-"""The audit log's hash chain: verified when intact, and any edit, deletion or insertion is detected."""
+"""The audit log: the database refuses edits; past that, the hash chain detects any edit or deletion."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import httpx
-from sqlalchemy import delete, update
+import pytest
+from sqlalchemy import delete, text, update
+from sqlalchemy.exc import DBAPIError
 
 from eucaim.node.db import session_scope
 from eucaim.node.models_datasets import AuditEntry
@@ -36,8 +38,16 @@ def test_tampering_with_the_audit_log_is_detected(seeded_node: SeededNode, tmp_p
     assert (intact["verified"], intact["entries"], intact["brokenAt"]) == (True, 3, None)
     assert intact["log"][0]["prevHash"] == "0" * 64
     assert all(e["prevHash"] == p["hash"] for p, e in zip(intact["log"], intact["log"][1:], strict=False))
-    # Someone with database access rewrites who released the dataset.
+    # The database refuses edits and deletions outright...
     sessions = seeded_node.node.context.sessions
+    for statement in (update(AuditEntry).values(actor="x"), delete(AuditEntry)):
+        with pytest.raises(DBAPIError, match="append-only"), session_scope(sessions) as session:
+            session.execute(statement)
+    # ...so someone with the rights to drop its triggers rewrites who released the dataset.
+    with session_scope(sessions) as session:
+        on_table = " ON audit_log" if session.get_bind().dialect.name == "postgresql" else ""
+        for verb in ("update", "delete"):
+            session.execute(text(f"DROP TRIGGER audit_log_no_{verb}{on_table}"))
     with session_scope(sessions) as session:
         session.execute(update(AuditEntry).where(AuditEntry.id == 3).values(actor="validator"))
     edited = _audit(seeded_node)

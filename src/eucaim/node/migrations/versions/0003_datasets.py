@@ -114,9 +114,43 @@ def upgrade() -> None:
         sa.UniqueConstraint("hash", name=op.f("uq_audit_log_hash")),
     )
     op.create_index(op.f("ix_audit_log_dataset_id"), "audit_log", ["dataset_id"], unique=False)
+    _refuse_audit_changes()
+
+
+# The audit log is append-only in the database itself: UPDATE and DELETE raise. Someone with the
+# rights to drop these triggers can still edit it; the hash chain then shows where.
+_SQLITE_TRIGGERS = [
+    f"CREATE TRIGGER audit_log_no_{verb} BEFORE {verb.upper()} ON audit_log "
+    f"BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+    for verb in ("update", "delete")
+]
+_PG_FUNCTION = (
+    "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$"
+)
+_PG_TRIGGERS = [
+    f"CREATE TRIGGER audit_log_no_{verb} BEFORE {verb.upper()} ON audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+    for verb in ("update", "delete")
+]
+
+
+def _refuse_audit_changes() -> None:
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
+        for statement in _SQLITE_TRIGGERS:
+            op.execute(statement)
+    elif dialect == "postgresql":
+        op.execute(_PG_FUNCTION)
+        for statement in _PG_TRIGGERS:
+            op.execute(statement)
 
 
 def downgrade() -> None:
+    for verb in ("update", "delete"):
+        op.execute(f"DROP TRIGGER IF EXISTS audit_log_no_{verb}" + (" ON audit_log" if _is_pg() else ""))
+    if _is_pg():
+        op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
     op.drop_index(op.f("ix_audit_log_dataset_id"), table_name="audit_log")
     op.drop_table("audit_log")
     op.drop_table("dataset_jobs")
@@ -126,3 +160,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_datasets_author_id"), table_name="datasets")
     op.drop_index(op.f("ix_datasets_biobank_id"), table_name="datasets")
     op.drop_table("datasets")
+
+
+def _is_pg() -> bool:
+    return bool(op.get_bind().dialect.name == "postgresql")
