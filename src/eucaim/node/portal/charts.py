@@ -10,17 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
-from itertools import count
 from typing import Any
 
 from markupsafe import Markup
 
-WIDTH = 520
-LABEL_W = 150
-VALUE_W = 60
+WIDTH = 440
+LABEL_W = 160
+VALUE_W = 50
 ROW_H = 26
 BAR_H = 18
-_ids = count(1)
 
 
 @dataclass(frozen=True)
@@ -45,26 +43,26 @@ def bars_from_rows(rows: Sequence[Mapping[str, Any]], measure: str) -> list[Bar]
     return out
 
 
-def bar_chart(title: str, bars: Sequence[Bar], *, suppressed_text: str = "") -> Markup:
-    """Return a horizontal bar chart; an empty list draws an empty frame with the title."""
-    n = next(_ids)
+def bar_chart(ident: str, title: str, bars: Sequence[Bar], *, suppressed_text: str = "") -> Markup:
+    """Return a horizontal bar chart; ``ident`` makes its element ids unique on the page."""
+    n = ident
     top = max((b.length for b in bars), default=0.0) or 1.0
     height = max(len(bars), 1) * ROW_H + 8
     span = WIDTH - LABEL_W - VALUE_W
     desc = "; ".join(f"{b.label}: {suppressed_text or b.shown if b.suppressed else b.shown}" for b in bars)
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
-        f'aria-labelledby="chart{n}-t chart{n}-d" xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="chart{n}-t">{escape(title)}</title><desc id="chart{n}-d">{escape(desc)}</desc>',
-        f'<defs><pattern id="hatch{n}" width="6" height="6" patternUnits="userSpaceOnUse" '
+        f'aria-labelledby="chart-{n}-t" aria-describedby="chart-{n}-d" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="chart-{n}-t">{escape(title)}</title><desc id="chart-{n}-d">{escape(desc)}</desc>',
+        f'<defs><pattern id="hatch-{n}" width="6" height="6" patternUnits="userSpaceOnUse" '
         'patternTransform="rotate(45)"><rect width="6" height="6" class="bar-bg"/>'
         '<line x1="0" y1="0" x2="0" y2="6" class="hatch"/></pattern></defs>',
     ]
     for i, b in enumerate(bars):
         y = 4 + i * ROW_H
         w = max(2.0, span * b.length / top)
-        fill = f' fill="url(#hatch{n})"' if b.suppressed else ""
-        label = b.label if len(b.label) <= 22 else b.label[:21] + "…"
+        fill = f' fill="url(#hatch-{n})"' if b.suppressed else ""
+        label = b.label if len(b.label) <= 21 else b.label[:20] + "…"
         parts.append(
             f'<text x="{LABEL_W - 8}" y="{y + 14}" class="chart-label" text-anchor="end">'
             f"{escape(label)}</text>"
@@ -77,10 +75,10 @@ def bar_chart(title: str, bars: Sequence[Bar], *, suppressed_text: str = "") -> 
 
 
 def range_chart(
-    title: str, low: float | None, high: float | None, *, axis: tuple[float, float], note: str
+    ident: str, title: str, low: float | None, high: float | None, *, axis: tuple[float, float], note: str
 ) -> Markup:
     """Return a band from ``low`` to ``high`` on an axis, with ``note`` (unknowns, withholding) below."""
-    n = next(_ids)
+    n = ident
     a0, a1 = axis
     span = WIDTH - 40
     desc = (
@@ -89,9 +87,10 @@ def range_chart(
         else f"{title}. {note}"
     )
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} 70" role="img" aria-labelledby="chart{n}-t chart{n}-d" '
+        f'<svg class="chart" viewBox="0 0 {WIDTH} 70" role="img" '
+        f'aria-labelledby="chart-{n}-t" aria-describedby="chart-{n}-d" '
         'xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="chart{n}-t">{escape(title)}</title><desc id="chart{n}-d">{escape(desc)}</desc>',
+        f'<title id="chart-{n}-t">{escape(title)}</title><desc id="chart-{n}-d">{escape(desc)}</desc>',
         f'<line x1="20" y1="30" x2="{20 + span}" y2="30" class="axis"/>',
     ]
     for tick in _ticks(a0, a1):

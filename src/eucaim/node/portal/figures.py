@@ -49,7 +49,7 @@ def figures(aggregates: Mapping[str, Any] | None, *, threshold: int) -> list[Fig
         title = text(title_key)
         bars = bars_from_rows(rows, measure)
         table = [(b.label, b.shown) for b in bars]
-        out.append(Figure(key, title, bar_chart(title, bars, suppressed_text=suppressed), table))
+        out.append(Figure(key, title, bar_chart(key, title, bars, suppressed_text=suppressed), table))
     for key, title_key, axis in RANGES:
         rng = aggregates.get(key) or {}
         if not rng:
@@ -67,7 +67,7 @@ def figures(aggregates: Mapping[str, Any] | None, *, threshold: int) -> list[Fig
             notes.append(text("chart.unknown", count=unknown))
         note = "; ".join(notes)
         title = text(title_key)
-        svg = range_chart(title, low, high, axis=axis or year_axis(low, high), note=note)
+        svg = range_chart(key, title, low, high, axis=axis or year_axis(low, high), note=note)
         shown = (
             text("chart.range", low=f"{low:g}", high=f"{high:g}")
             if low is not None and high is not None
