@@ -20,6 +20,7 @@ from eucaim.node.api.routes import clinical as clinical_routes
 from eucaim.node.api.routes import datasets as dataset_routes
 from eucaim.node.api.routes import health, qido, stow, wado
 from eucaim.node.context import NodeContext, build_context
+from eucaim.node.jobs.worker import install_jobs
 from eucaim.node.migration import upgrade_database
 from eucaim.node.observability.install import install_observability
 from eucaim.node.portal.mount import install_portal
@@ -67,6 +68,7 @@ def create_app(settings: Settings, *, context: NodeContext | None = None) -> Fas
     app.include_router(clinical_routes.router)
     install_portal(app)
     install_observability(app, engine=node.engine)
+    install_jobs(app, node)
     return app
 
 

@@ -20,6 +20,8 @@ threshold           THRESHOLD                    "<N" (5; 1 shows every count)
 oidc                EUCAIM_NODE_OIDC_*           OIDC bearer tokens (see eucaim.node.oidc_settings)
 metrics_token       EUCAIM_NODE_METRICS_TOKEN    bearer secret a Prometheus scraper sends to GET
                                                  /metrics (none: only admins' tokens)
+jobs_stalled_       EUCAIM_NODE_JOBS_STALLED_    on PostgreSQL: a queue job whose worker sent no
+after_s             AFTER_S                      heartbeat for this long is run again (30)
 (file)              EUCAIM_NODE_CONFIG           TOML file beneath the environment
                                                  (eucaim.node.config_file)
 ==================  ===========================  ==============================================
@@ -57,6 +59,7 @@ class Settings(BaseSettings):
     suppression_threshold: int = Field(default=5, ge=1)
     oidc: OidcSettings = Field(default_factory=OidcSettings)
     metrics_token: SecretStr | None = None
+    jobs_stalled_after_s: float = Field(default=30.0, ge=1.0)
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,1 @@
+"""Long node jobs: a durable queue in PostgreSQL (procrastinate), or threads on embedded SQLite."""

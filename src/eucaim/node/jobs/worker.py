@@ -1,0 +1,95 @@
+"""Run the queue in a node process: the procrastinate worker plus the loop that requeues stalled jobs.
+
+Every ``eucaim-node serve`` process on PostgreSQL runs one (:func:`install_jobs`), so jobs are
+worked wherever the node runs; SQLite nodes keep the in-process thread runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import procrastinate
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from eucaim.node.context import NodeContext
+from eucaim.node.jobs.queue import QUEUE, QueueJobRunner, build_queue_app, ensure_queue_schema
+
+logger = logging.getLogger(__name__)
+
+
+async def requeue_stalled(app: procrastinate.App, *, stalled_after_s: float) -> int:
+    """Put jobs of workers silent for ``stalled_after_s`` back in the queue; return how many."""
+    stalled = await app.job_manager.get_stalled_jobs(queue=QUEUE, seconds_since_heartbeat=stalled_after_s)
+    count = 0
+    for job in stalled:
+        await app.job_manager.retry_job(job)
+        logger.warning("requeued job %s (%s): its worker stopped", job.id, job.task_name)
+        count += 1
+    return count
+
+
+async def _requeue_forever(app: procrastinate.App, stalled_after_s: float) -> None:
+    while True:
+        try:
+            await requeue_stalled(app, stalled_after_s=stalled_after_s)
+        except Exception:  # a database blip must not end the loop; the next round retries
+            logger.exception("could not look for stalled jobs")
+        await asyncio.sleep(stalled_after_s / 3)
+
+
+async def work_queue(context: NodeContext) -> None:
+    """Run the worker until cancelled."""
+    settings = context.settings
+    stalled_after = settings.jobs_stalled_after_s
+    app = build_queue_app(settings.resolved_database_url, context.sessions, for_worker=True)
+    async with app.open_async():
+        requeuer = asyncio.create_task(_requeue_forever(app, stalled_after), name="requeue-stalled")
+        try:
+            await app.run_worker_async(
+                queues=[QUEUE],
+                concurrency=1,
+                install_signal_handlers=False,
+                update_heartbeat_interval=stalled_after / 3,
+                stalled_worker_timeout=stalled_after,
+                delete_jobs="successful",
+            )
+        finally:
+            requeuer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await requeuer
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("the job queue worker stopped: %s", task.exception())
+
+
+def install_jobs(app: FastAPI, context: NodeContext) -> None:
+    """On PostgreSQL, defer creation jobs to the queue and work it while ``app`` runs."""
+    if context.settings.is_sqlite:
+        return
+    runner = QueueJobRunner(context.settings.resolved_database_url, context.sessions)
+    app.state.dataset_jobs = runner
+    inner: Callable[[FastAPI], AbstractAsyncContextManager[Any]] = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
+        await run_in_threadpool(ensure_queue_schema, context.settings.resolved_database_url)
+        worker = asyncio.create_task(work_queue(context), name="eucaim-job-queue")
+        worker.add_done_callback(_report_end)
+        try:
+            async with inner(application) as state:
+                yield state
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+            await run_in_threadpool(runner.close)
+
+    app.router.lifespan_context = lifespan
