@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from eucaim.node.db import make_engine, make_session_factory
 from eucaim.node.settings import Settings
-from eucaim.node.store import FilesystemStore, ImageStore
+from eucaim.node.store import ImageStore
+from eucaim.node.store.factory import build_store
 
 
 @dataclass(frozen=True)
@@ -29,5 +30,5 @@ def build_context(settings: Settings) -> NodeContext:
         settings=settings,
         engine=engine,
         sessions=make_session_factory(engine),
-        store=FilesystemStore(settings.resolved_store_dir),
+        store=build_store(settings),
     )
