@@ -108,9 +108,10 @@ def test_the_whole_stepper_ends_with_every_instance_on_the_node_and_a_released_d
     expect(page.locator("#study-table tbody tr")).to_have_count(cohort.n_studies)
     expect(page.locator("#study-table")).not_to_contain_text("pending")
     page.screenshot(path=shots / "04-transfer.png", full_page=True)
-    # A reload keeps the finished run's state; a second run finds nothing to send.
+    # A reload keeps the finished run's state (the job lives in the server, the counts in the state DB).
     page.reload()
-    expect(page.get_by_role("button", name="Resume")).to_be_visible()
+    expect(page.locator("#verified-line")).to_have_text(f"{n} of {n} instances")
+    expect(page.get_by_role("button", name="Start transfer")).to_be_visible()
     assert len(_instances_on_node(seeded_node)) == n
 
     # 5. Clinical data: upload, validation table, linkage, send.

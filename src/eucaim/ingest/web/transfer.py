@@ -35,9 +35,12 @@ class PausableTarget:
         self._inner.close()
 
 
-def run_push(ws: Workspace, job: Job) -> str:
-    """``eucaim-ingest push``: the same runner, options and target, with the job as event handler."""
-    target = PausableTarget(build_target(ws), job)
+def run_push(ws: Workspace, job: Job, inner: Target | None = None) -> str:
+    """``eucaim-ingest push``: the same runner, options and target, with the job as event handler.
+
+    ``inner`` replaces the workspace's target (tests). Returns "complete", "paused" or why not.
+    """
+    target = PausableTarget(inner or build_target(ws), job)
     try:
         summary = push(ws, target, options_from(ws), on_event=job.handle)
     finally:

@@ -1,0 +1,72 @@
+"""`eucaim-ingest ui` without a browser: who gets in, where it listens, what the picker shows, pausing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from eucaim.dicom.synthetic import generate_cohort
+from eucaim.ingest.cli import app as ingest_app
+from eucaim.ingest.config import NodeConfig
+from eucaim.ingest.scanner import scan_paths
+from eucaim.ingest.state.states import InstanceState
+from eucaim.ingest.upload.memory import MemoryTarget
+from eucaim.ingest.web.jobs import Job
+from eucaim.ingest.web.transfer import run_push
+from eucaim.ingest.workspace import Workspace
+from tests.ui.conftest import RunningUi
+
+
+def test_every_page_needs_the_token_and_a_wrong_one_is_refused(ui_server: RunningUi) -> None:
+    client = httpx.Client(base_url=ui_server.url)
+    for path in ("/", "/sources", "/review", "/transfer", "/transfer/progress", "/clinical", "/status"):
+        response = client.get(path, follow_redirects=False)
+        assert (response.status_code, response.headers["location"]) == (303, "/login"), path
+    assert client.post("/init", data={"node": "x"}, follow_redirects=False).status_code == 303
+    refused = client.post("/login", data={"token": "guess"})
+    assert refused.status_code == 401 and "That token is not valid for this server." in refused.text
+    signed_in = client.get(ui_server.login_url, follow_redirects=False)
+    assert signed_in.status_code == 303
+    assert "httponly" in signed_in.headers["set-cookie"].lower()
+    assert "samesite=strict" in signed_in.headers["set-cookie"].lower()
+    page = client.get("/")
+    assert page.status_code == 200 and "1. Connect to the node" in page.text
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_the_folder_picker_stays_inside_its_root(ui_server: RunningUi, tmp_path: Path) -> None:
+    (tmp_path / "exports").mkdir()
+    client = httpx.Client(base_url=ui_server.url, follow_redirects=True)
+    client.get(ui_server.login_url)
+    inside = client.get("/sources", params={"dir": str(tmp_path)})
+    assert "📁 exports" in inside.text
+    outside = client.get("/sources", params={"dir": "/etc"})
+    assert f"Choose a folder inside {tmp_path.resolve()}." in outside.text
+    assert "passwd" not in outside.text
+
+
+def test_ui_refuses_a_non_loopback_address_without_allow_remote(tmp_path: Path) -> None:
+    result = CliRunner().invoke(ingest_app, ["ui", "--host", "0.0.0.0", "-w", str(tmp_path / "ws")])
+    assert result.exit_code != 0
+    assert "refusing to listen on 0.0.0.0" in str(result.exception)
+
+
+def test_pause_stops_sending_and_resume_sends_the_rest(tmp_path: Path) -> None:
+    cohort = generate_cohort(tmp_path / "cohort", patients=1, slices=(1, 2))
+    target = MemoryTarget()
+    node = NodeConfig(url="http://127.0.0.1:9", biobank="bb")
+    with Workspace.create(tmp_path / "ws", node, token="x") as ws:
+        scan_paths(ws.state, [cohort.root])
+        paused = Job("push", "eucaim-ingest push")
+        paused.pause_requested = True
+        assert run_push(ws, paused, target) == "paused"
+        # Nothing reached the node; what was de-identified waits in the outbox, the rest is pending.
+        counts = ws.state.counts_by_state()
+        assert target.requests == 0 and target.store == {}
+        assert counts[InstanceState.VERIFIED] == 0 and counts[InstanceState.QUARANTINED] == 0
+        assert counts[InstanceState.DEIDENTIFIED] + counts[InstanceState.PENDING] == len(cohort.files)
+        resumed = Job("push", "eucaim-ingest push")
+        assert run_push(ws, resumed, target) == "complete"
+        assert ws.state.counts_by_state()[InstanceState.VERIFIED] == len(cohort.files)
