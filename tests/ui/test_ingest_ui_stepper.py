@@ -1,4 +1,4 @@
-"""A data manager walks the whole `eucaim-ingest ui` stepper in Chromium, from nothing to a released dataset."""
+"""A data manager walks the whole `eucaim-ingest ui` stepper in Chromium, up to a released dataset."""
 
 from __future__ import annotations
 
@@ -139,7 +139,8 @@ def test_the_whole_stepper_ends_with_every_instance_on_the_node_and_a_released_d
         "Collection method (comma-separated) *": "cohort", "Provenance *": "Hospital X",
         "Licence title *": "CC BY 4.0", "Licence URL *": "https://creativecommons.org/licenses/by/4.0/",
         "Contact name *": "Data Office", "Contact e-mail *": "data@hospital.example",
-        "Interoperability tier *": "tier 1", "Cancer condition *": "Lung cancer", "Keywords (comma-separated)": "lung, CT",
+        "Interoperability tier *": "tier 1", "Cancer condition *": "Lung cancer",
+        "Keywords (comma-separated)": "lung, CT",
     }  # fmt: skip
     for label, value in values.items():
         page.get_by_label(label, exact=True).fill(value)
