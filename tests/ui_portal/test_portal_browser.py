@@ -143,9 +143,24 @@ def test_validator_rejects_with_a_reason_the_holder_then_reads(
     expect(page.get_by_role("table").filter(has_text="Code")).to_contain_text("test-bb")
     page.get_by_role("link", name=world.dataset_name).click()
     expect(page.get_by_text("Rejected: Contact email bounces; fix it and release again.")).to_be_visible()
-    expect(page.get_by_role("button", name="Release")).to_be_visible()
     expect(page.get_by_role("table").last).to_contain_text("released → draft")
     page.screenshot(path=shots / "02-holder-sees-reason.png", full_page=True)
+
+    # The holder fixes the contact; a refused value is named at its own field, not swallowed.
+    page.get_by_label("Contact email").fill("data-office(at)hospital")
+    page.get_by_role("button", name="Save metadata").click()
+    expect(page.locator("#contact_email-error")).to_have_text(
+        "contact: must be {'name': ..., 'email': ...} with a valid email"
+    )
+    expect(page.get_by_label("Contact email")).to_have_value("data-office(at)hospital")
+    page.screenshot(path=shots / "03-metadata-error.png", full_page=True)
+    page.get_by_label("Contact email").fill("imaging-data@hospital.example")
+    page.get_by_role("button", name="Save metadata").click()
+    expect(page.get_by_role("status")).to_have_text("Metadata saved.")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Release").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Released")
+    expect(page.get_by_role("table").last).to_contain_text("update")
     holder.close()
 
 

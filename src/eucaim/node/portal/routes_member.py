@@ -28,6 +28,7 @@ from eucaim.node.db import session_scope
 from eucaim.node.lifecycle import Action, DatasetState
 from eucaim.node.portal.declarations import read_declarations
 from eucaim.node.portal.figures import figures
+from eucaim.node.portal.metadata_form import CHOICE_FIELDS, form_values
 from eucaim.node.portal.overview import biobank_summaries, recent_studies
 from eucaim.node.portal.web import PortalRoute, check_csrf, context_of, redirect, render, require_user
 from eucaim.node.roles import Role
@@ -50,15 +51,22 @@ def home(request: Request) -> Response:
     return render(request, "home.html", biobanks=biobanks, received=received, datasets=mine)
 
 
-def _dataset_page(
+def dataset_page_response(
     request: Request,
     dataset_id: str,
     *,
-    review: bool,
+    review: bool = False,
     error: str = "",
     error_action: str = "",
     status: int = 200,
+    form_errors: dict[str, str] | None = None,
+    form: dict[str, Any] | None = None,
 ) -> Response:
+    """Render a dataset's page for the signed-in user (the review variant for validators).
+
+    ``error``/``error_action`` put a refused action's message at that action's form;
+    ``form_errors``/``form`` show the metadata form again as submitted, errors at their fields.
+    """
     user = require_user(request, Role.VALIDATOR, Role.ADMIN) if review else require_user(request)
     node = context_of(request)
     with session_scope(node.sessions) as session:
@@ -74,6 +82,9 @@ def _dataset_page(
         "error": error,
         "error_action": error_action,
         "done": request.query_params.get("done", ""),
+        "form": form or form_values(view),
+        "form_errors": form_errors or {},
+        "choices": CHOICE_FIELDS,
     }
     return render(request, "dataset.html", status_code=status, **values)
 
@@ -81,7 +92,7 @@ def _dataset_page(
 @router.get("/my/datasets/{dataset_id}", response_class=HTMLResponse)
 def dataset_page(dataset_id: str, request: Request) -> Response:
     """Show a dataset the user may see, with the actions open to them."""
-    return _dataset_page(request, dataset_id, review=False)
+    return dataset_page_response(request, dataset_id, review=False)
 
 
 @router.post("/my/datasets/{dataset_id}/{action}", response_class=HTMLResponse)
@@ -99,7 +110,7 @@ def dataset_action(
     review = back == "review"
     chosen = ACTIONS.get(action)
     if chosen is None or chosen is Action.AGGREGATE:
-        return _dataset_page(
+        return dataset_page_response(
             request, dataset_id, review=review, error=f"unknown action {action!r}", status=404
         )
     node = context_of(request)
@@ -117,7 +128,7 @@ def dataset_action(
         message = exc.args[0] if exc.args else str(exc)
         if exc.hint:
             message = f"{message} ({exc.hint})"
-        return _dataset_page(
+        return dataset_page_response(
             request, dataset_id, review=review, error=message, error_action=action, status=status_for(exc)
         )
     return redirect(f"/portal/my/datasets/{dataset_id}?done={action}")
@@ -141,4 +152,4 @@ def review_queue(request: Request) -> Response:
 @router.get("/review/{dataset_id}", response_class=HTMLResponse)
 def review_page(dataset_id: str, request: Request) -> Response:
     """Show what a validator needs to decide: metadata, exact statistics, declarations, audit trail."""
-    return _dataset_page(request, dataset_id, review=True)
+    return dataset_page_response(request, dataset_id, review=True)
