@@ -234,3 +234,25 @@ def test_a_token_refused_twice_stops_the_push_and_a_new_token_finishes_it(
     again = push_until_done(transfer.ws, lambda: endpoint.target(fast_retry(sleeps)), options, max_runs=1)
     assert again[0].ok, again[0].why_not_ok()
     assert_exactly_once(endpoint, transfer)
+
+
+@pytest.mark.parametrize("endpoint", ["node"], indirect=True)  # the summary's wording, whatever the server
+def test_a_node_that_keeps_failing_is_named_in_the_one_line_summary(
+    endpoint: Endpoint, transfer: Transfer
+) -> None:
+    endpoint.proxy.faults.error_rate, endpoint.proxy.faults.error_statuses = 1.0, (503,)
+    endpoint.proxy.faults.methods = frozenset({"POST"})
+    options = PushOptions(workers=2, concurrency=2, batch_bytes=1 << 20)
+
+    [down] = push_until_done(
+        transfer.ws, lambda: endpoint.target(fast_retry(SleepLog())), options, max_runs=1
+    )
+
+    assert not down.ok
+    # The data manager reads why, not only which state the instances are left in.
+    assert f"not complete: {len(transfer.cohort.files)} deidentified" in down.why_not_ok()
+    assert "failed 8 times; last error: node answered 503" in down.why_not_ok()
+    endpoint.proxy.faults.error_rate = 0.0
+    [up] = push_until_done(transfer.ws, lambda: endpoint.target(fast_retry(SleepLog())), options, max_runs=1)
+    assert up.ok, up.why_not_ok()
+    assert_exactly_once(endpoint, transfer)

@@ -49,7 +49,10 @@ class PushSummary:
         if self.fatal:
             return self.fatal
         parts = [f"{n} {state}" for state, n in self.counts.items() if n and state != "verified"]
-        return "not complete: " + ", ".join(parts)
+        why = "not complete: " + ", ".join(parts)
+        if self.errors:  # say why they are left, e.g. a node that answered 503 to every retry
+            why += f"; {len(self.errors)} requests failed, the last: {self.errors[-1]}"
+        return why
 
 
 def write_reports(state: StateDB, summary: PushSummary, reports_dir: Path, run_id: int) -> PushSummary:
