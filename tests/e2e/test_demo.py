@@ -29,9 +29,10 @@ def test_demo_transfers_a_cohort_without_leaking_identities(tmp_path: Path) -> N
     assert "demo passed" in out
     assert "original patient names or IDs on the node: none" in out
     assert "4 patient(s) linked" in out
+    assert "no patient, pseudonym or UID in the public entry: yes" in out
     # Every step is narrated, so a person can follow what happened.
     for step in ("1. accounts", "2. start eucaim-node", "3. synthetic cohort", "4. eucaim-ingest",
-                 "5. clinical data", "6. what"):  # fmt: skip
+                 "5. clinical data", "6. what", "7. dataset", "8. the public catalogue"):  # fmt: skip
         assert step in out
     assert elapsed < 120
     # The node was stopped: nothing is left listening from the demo's data folder.

@@ -6,6 +6,7 @@ non-zero code when anything in the flow did not hold (an instance missing, a nam
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.console import Console
@@ -153,6 +155,68 @@ def _push_clinical(console: Console, ws: Workspace, cohort: Cohort) -> bool:
     return bool(result.is_valid and clinical.ok)
 
 
+DEMO_METADATA = {
+    "version": "1.0",
+    "purpose": "Demonstration of the EUCAIM transfer flow",
+    "type": ["original"],
+    "collectionMethod": ["cohort"],
+    "provenance": "Synthetic cohort, de-identified by eucaim-ingest",
+    "license": {"title": "CC BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"},
+    "contact": {"name": "Demo data office", "email": "data@hospital.example"},
+    "keywords": ["demo", "synthetic", "lung"],
+    "cancerCondition": "Lung cancer",
+    "interoperabilityTier": "tier 1",
+}
+
+
+def _publish_dataset(
+    console: Console, url: str, ws_path: Path, node_data: Path, ingester_token: str
+) -> dict[str, object]:
+    """The data holder creates and releases a dataset; the validator publishes it."""
+    from eucaim.ingest.dataset_client import DatasetClient
+
+    with DatasetClient(url, token_provider=lambda: ingester_token) as client:
+        console.print(f"$ eucaim-ingest dataset create --name 'Demo lung cohort' -w {ws_path}")
+        created = client.create(
+            name="Demo lung cohort",
+            description="Synthetic CT and MR studies with clinical data, transferred by the demo",
+            biobank=BIOBANK,
+            selection={"kind": "biobank"},
+            metadata=DEMO_METADATA,
+        )
+        dataset_id = str(created["id"])
+        job = client.wait_for_job(dataset_id)
+        if job.get("status") != "finished":
+            raise EucaimError(f"dataset creation ended {job.get('status')}: {job.get('message')}")
+        console.print(f"$ eucaim-ingest dataset release {dataset_id}")
+        client.act(dataset_id, "release")
+    console.print(f"$ eucaim-node dataset publish {dataset_id} --as validator")
+    node_command("dataset", "publish", dataset_id, "--as", "validator", data=node_data)
+    response = httpx.get(f"{url}/catalogue/datasets/{dataset_id}", timeout=30)
+    response.raise_for_status()
+    entry: dict[str, object] = response.json()
+    return entry
+
+
+def _print_entry(console: Console, entry: dict[str, Any], url: str) -> None:
+    """The catalogue entry as a researcher would read it: counts, categories, ranges."""
+    agg = entry.get("aggregates") or {}
+    console.print(
+        f"[bold]{entry.get('name')}[/] ({entry.get('cancerCondition')}): {agg.get('subjects')} subjects, "
+        f"{agg.get('studies')} studies, {agg.get('series')} series, {agg.get('instances')} instances"
+    )
+    for key in ("modality", "bodyPart", "manufacturer", "sex", "diagnosis"):
+        terms = agg.get(key) or []
+        if isinstance(terms, list) and terms:
+            shown = ", ".join(f"{t.get('label')} {t.get('subjects')}" for t in terms if isinstance(t, dict))
+            console.print(f"  {key:<15} {shown} (subjects)")
+    for key in ("ageYears", "acquisitionYear", "diagnosisYear"):
+        value = agg.get(key)
+        if isinstance(value, dict):
+            console.print(f"  {key:<15} {value.get('min')}–{value.get('max')}")
+    console.print(f"  DCAT-AP: {url}/catalogue/datasets/{entry.get('id')}/dcat.ttl")
+
+
 def run_demo(console: Console, *, base: Path | None = None, patients: int = 10) -> int:
     """Run the whole flow; return the process exit code."""
     started = time.monotonic()
@@ -220,9 +284,25 @@ def run_demo(console: Console, *, base: Path | None = None, patients: int = 10) 
             f"{'[red]' + str(len(leaks)) + ' FOUND[/]' if leaks else '[green]none[/]'} "
             f"(searched {len(cohort.phi_strings)} planted strings in every node file)"
         )
+        console.print(Rule("7. dataset: create, release, publish (validator)"))
+        entry = _publish_dataset(console, url, ws_path, node_data, ingester_token)
+        console.print(Rule("8. the public catalogue entry (aggregated metadata only)"))
+        _print_entry(console, entry, url)
+        entry_file = tmp / "catalogue-entry.json"
+        entry_file.write_text(json.dumps(entry, indent=2), encoding="utf-8")
+        console.print(f"full entry: {entry_file}")
+        public = json.dumps(entry)
+        catalogue_clean = not any(p.patient_id in public for p in cohort.patients) and not any(
+            pseudonym in public for pseudonym in seen.patient_ids
+        )
+        console.print(
+            "no patient, pseudonym or UID in the public entry: "
+            + ("[green]yes[/]" if catalogue_clean else "[red]NO[/]")
+        )
         ok = (
             summary.ok
             and clinical_ok
+            and catalogue_clean
             and seen.instances == len(cohort.files)
             and seen.studies == cohort.n_studies
             and not leaks
