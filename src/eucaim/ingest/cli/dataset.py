@@ -186,8 +186,40 @@ def set_properties(
 
 
 @dataset_app.command("release")
-def release(dataset_id: IdArgument, workspace: WorkspaceOption = None) -> None:
-    """Release a draft to the platform's validator (refused, with what is missing, until complete)."""
+def release(
+    dataset_id: Annotated[
+        str | None, typer.Argument(help="The dataset id (not used on XNAT: the project is released)")
+    ] = None,
+    public: Annotated[
+        bool, typer.Option("--public", help="XNAT: make the project public instead of protected")
+    ] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Release a draft to the platform's validator (refused, with what is missing, until complete).
+
+    On an XNAT workspace (Health-RI node) releasing means checking that every verified instance is
+    in the project, then setting the project to protected (or public), which makes its metadata
+    visible.
+    """
+    from eucaim.ingest.cli.app import resolve_workspace_path
+    from eucaim.ingest.workspace import Workspace
+
+    with Workspace.open(resolve_workspace_path(workspace)) as ws:
+        if ws.config.node.kind == "xnat":
+            from eucaim.ingest.targets import build_xnat_target
+            from eucaim.ingest.upload.xnat_publish import release_xnat_project
+
+            target = build_xnat_target(ws)
+            try:
+                outcome = release_xnat_project(
+                    ws.state, target, accessibility="public" if public else "protected"
+                )
+            finally:
+                target.close()
+            console.print(outcome.describe(), markup=False)
+            return
+    if dataset_id is None:
+        raise typer.BadParameter("give the dataset id (see `eucaim-ingest dataset status`)")
     with _client(workspace) as (client, _biobank):
         dataset = client.act(dataset_id, "release")
     console.print(f"dataset {dataset_id} released; the platform validator will review it", markup=False)
