@@ -17,6 +17,7 @@ from eucaim.ingest.cli import (  # noqa: F401  (registration)
     doctor,
     init,
     login,
+    nifti,
     pacs,
     push,
     receive,
