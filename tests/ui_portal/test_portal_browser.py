@@ -61,6 +61,10 @@ def test_validator_reviews_and_publishes_then_the_catalogue_shows_charts(
     page.goto(f"{world.url}/portal/login")
     check_accessibility(page, axe_script)
     page.screenshot(path=shots / "01-sign-in.png")
+    page.keyboard.press("Tab")  # keyboard users land on the skip link first
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
     sign_in(page, world.url, world.seeded.validator_token)
 
     page.get_by_role("link", name="Review queue").click()

@@ -72,8 +72,10 @@ def test_a_revoked_token_ends_the_session(world: PortalWorld) -> None:
             token_id = next(t.id for t in list_tokens(session, user_name="temp"))
             revoke_token(session, token_id=token_id, now=datetime.now(UTC))
         ended = client.get("/portal/review")
-    assert ended.status_code == 303
-    assert ended.headers["location"].startswith("/portal/login?ended=API%20token%20was%20revoked")
+        assert ended.status_code == 303 and ended.headers["location"] == "/portal/login?ended=revoked"
+        login = client.get(ended.headers["location"])
+    assert "Your session ended: its API token was revoked." in login.text
+    assert "eucaim_portal_session" not in client.cookies
 
 
 def test_pages_for_other_roles_say_so(world: PortalWorld) -> None:

@@ -41,6 +41,7 @@ from eucaim.node.services.tokens import authenticate_bearer
 
 router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
 
+ENDED = ("revoked", "expired", "refused")
 FACETS = ("modality", "bodyPart", "sex", "diagnosis")
 NUMBERS = ("minAge", "maxAge", "year")
 
@@ -117,7 +118,7 @@ def public_dataset(dataset_id: str, request: Request) -> Response:
 def login_form(request: Request, next: str = "/portal/me", ended: str = "", signed_out: str = "") -> Response:
     """Show the sign-in form (and why a session ended, if it did)."""
     notice = (
-        text("signin.expired", reason=ended) if ended else text("signin.signed_out") if signed_out else ""
+        text(f"signin.ended.{ended}") if ended in ENDED else text("signin.signed_out") if signed_out else ""
     )
     oidc = context_of(request).settings.oidc
     return render(request, "login.html", next=_safe_next(next), notice=notice, errors={}, oidc=oidc.enabled)

@@ -95,8 +95,10 @@ def current_user(request: Request) -> PortalUser | None:
             verifier=verifier_for(request.app.state, node.settings.oidc),
         )
     except (AuthenticationError, PermissionDenied) as exc:
-        reason = exc.args[0] if exc.args else str(exc)
-        raise Redirect(f"/portal/login?ended={quote(reason)}", end_session=True) from None
+        # A code, not the message: a link must not be able to put its own words on the page.
+        message = str(exc)
+        code = "revoked" if "revoked" in message else "expired" if "expired" in message else "refused"
+        raise Redirect(f"/portal/login?ended={code}", end_session=True) from None
     user = PortalUser(bearer.user_id, bearer.name, bearer.role, sealed.csrf)
     request.state.portal_user = user
     return user
