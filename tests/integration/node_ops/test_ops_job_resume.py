@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -57,7 +58,7 @@ def _wait_for(check: Callable[[], Any], what: str, timeout: float) -> Any:
 
 
 @contextmanager
-def _worker(database_url: str, data: Path) -> Iterator[Worker]:
+def _worker(database_url: str, data: Path, *options: str) -> Iterator[Worker]:
     port = _free_port()
     env = {
         **os.environ,
@@ -67,7 +68,7 @@ def _worker(database_url: str, data: Path) -> Iterator[Worker]:
     }
     log = (data.parent / f"{data.name}.log").open("wb")
     command = [str(Path(sys.executable).parent / "eucaim-node"), "serve", "--data", str(data)]
-    process = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=log, stderr=log)
+    process = subprocess.Popen([*command, "--port", str(port), *options], env=env, stdout=log, stderr=log)
     worker = Worker(process, f"http://127.0.0.1:{port}")
 
     def ready() -> bool:
@@ -153,7 +154,7 @@ def test_a_job_whose_worker_is_killed_mid_job_is_finished_by_another(
             first.process.wait(10)
         blocker.rollback()  # the dead worker's transaction goes; nothing blocks the next one
 
-        with _worker(postgres_database, tmp_path / "worker-b") as second:
+        with _worker(postgres_database, tmp_path / "worker-b", "--json-logs") as second:
             finished = _wait_for(
                 lambda: (job := _job(second, token, dataset_id))["status"] in {"finished", "error"} and job,
                 "another worker to finish the job",
@@ -168,3 +169,10 @@ def test_a_job_whose_worker_is_killed_mid_job_is_finished_by_another(
             assert cursor.fetchone() == (3,)  # the interrupted half-write left no duplicate or gap
     finally:
         blocker.close()
+    # Log lines are JSON; the one line serve prints for people ("serving ... on ...") is not a log line.
+    text = (tmp_path / "worker-b.log").read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    assert any(line["message"].startswith("requeued job") for line in lines)
+    access = [line for line in lines if line["logger"] == "eucaim.node.access"]
+    assert access and all(len(line["request_id"]) == 32 for line in access)
+    assert token not in text  # tokens never reach a log

@@ -20,6 +20,9 @@ def serve(
         Path | None, typer.Option("--tls-cert", help="PEM certificate (chain); enables TLS 1.3 only.")
     ] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert.")] = None,
+    json_logs: Annotated[
+        bool, typer.Option("--json-logs", help="One JSON object a log line, with the request id.")
+    ] = False,
 ) -> None:
     """Serve DICOMweb per biobank, /health and /openapi.json until interrupted."""
     import uvicorn
@@ -30,6 +33,10 @@ def serve(
 
     # A server reports each external effect (one line per request, store and schema change).
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
+    if json_logs:
+        from eucaim.node.observability.logging import configure_json_logging
+
+        configure_json_logging(logging.getLogger().level)
     settings = load_settings(data)
     context = build_context(settings)
     prepare_storage(context)
