@@ -47,7 +47,7 @@ def _root(
     config: Annotated[
         Path | None,
         typer.Option(
-            "--config", help="TOML settings file; EUCAIM_NODE_* variables win [env: EUCAIM_NODE_CONFIG]."
+            "--config", help="TOML settings file (env EUCAIM_NODE_CONFIG); EUCAIM_NODE_* variables win."
         ),
     ] = None,
 ) -> None:
