@@ -16,7 +16,7 @@ from fastapi import FastAPI, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from eucaim.ingest.web import routes_data, routes_review, routes_setup, routes_transfer
+from eucaim.ingest.web import routes_data, routes_pacs, routes_review, routes_setup, routes_transfer
 from eucaim.ingest.web.deps import TEMPLATES, UiSettings, settings_of
 
 COOKIE = "eucaim_ingest_ui"
@@ -60,6 +60,7 @@ def create_app(settings: UiSettings) -> FastAPI:
         return _sign_in(request, token)
 
     app.include_router(routes_setup.router)
+    app.include_router(routes_pacs.router)
     app.include_router(routes_review.router)
     app.include_router(routes_transfer.router)
     app.include_router(routes_data.router)

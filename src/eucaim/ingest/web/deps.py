@@ -40,8 +40,10 @@ class UiSettings:
     browse_root: Path
     token: str
     jobs: JobRunner = field(default_factory=JobRunner)
-    # Per-server memory of the page flow (the last uploaded clinical file); reloads keep it.
+    # Per-server memory of the page flow (last clinical file, last PACS search); reloads keep it.
     clinical_file: Path | None = None
+    pacs_found: list[Any] = field(default_factory=list)
+    pacs_unmatched: list[str] = field(default_factory=list)
 
 
 def settings_of(request: Request) -> UiSettings:

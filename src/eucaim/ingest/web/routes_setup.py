@@ -16,6 +16,7 @@ from eucaim.ingest.scanner import scan_paths
 from eucaim.ingest.upload.http import check_url_security
 from eucaim.ingest.web.deps import cli, has_workspace, open_workspace, render, settings_of
 from eucaim.ingest.web.jobs import Job
+from eucaim.ingest.web.routes_pacs import pacs_context
 from eucaim.ingest.workspace import Workspace
 
 router = APIRouter()
@@ -106,6 +107,16 @@ def _inside(root: Path, path: Path) -> bool:
 
 @router.get("/sources", response_class=HTMLResponse)
 def sources_page(request: Request, dir: str | None = None) -> Response:
+    return render_sources(request, dir)
+
+
+def render_sources(
+    request: Request,
+    dir: str | None = None,
+    pacs_messages: dict[str, str] | None = None,
+    pacs_form: dict[str, str] | None = None,
+) -> Response:
+    """The sources page; ``pacs_messages`` are the PACS actions' outcomes, shown next to their forms."""
     settings = settings_of(request)
     root = settings.browse_root.resolve()
     current = Path(dir).resolve() if dir else root
@@ -117,16 +128,16 @@ def sources_page(request: Request, dir: str | None = None) -> Response:
     subdirs = sorted(
         (p for p in current.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name
     )
-    totals, problems, pacs = None, [], None
+    totals, problems = None, []
     if has_workspace(settings):
         with open_workspace(settings) as ws:
             totals = ws.state.totals()
             problems = ws.state.scan_problems()
-            pacs = ws.config.pacs
     return render(
         request,
         "sources.html",
         "sources",
+        status_code=422 if pacs_messages and any(k.endswith("error") for k in pacs_messages) else 200,
         root=root,
         current=current,
         subdirs=subdirs,
@@ -134,13 +145,10 @@ def sources_page(request: Request, dir: str | None = None) -> Response:
         error=error,
         totals=totals,
         problems=problems,
-        pacs=pacs,
+        messages=pacs_messages or {},
+        pacs_form=pacs_form or {},
         commands=[cli(settings, "scan", str(current))],
-        pacs_commands=[
-            cli(settings, "pacs", "echo"),
-            cli(settings, "pacs", "find", "--date-from", "2024-01-01"),
-            cli(settings, "pacs", "retrieve", "--list", "accessions.xlsx"),
-        ],
+        **pacs_context(settings),
     )
 
 
