@@ -218,6 +218,11 @@ class _RangedObject(io.RawIOBase):
         self._pos = 0
         self._body: Any = None  # streaming body positioned at self._pos, opened lazily
 
+    @property
+    def name(self) -> str:
+        """The object's key (pydicom and others name their source by it)."""
+        return self._key
+
     def readable(self) -> bool:
         return True
 
