@@ -200,9 +200,12 @@ def test_push_killed_four_times_ends_with_every_instance_once(
         outcomes.append(
             KillOutcome(kill.label, seconds, progress, len(_node_instances(seeded_node)), orphans)
         )
-        assert killed, (
-            f"push finished before the {kill.label} kill: {process.stdout.read() if process.stdout else ''}"
-        )
+        if not killed:
+            out, err = process.communicate()
+            raise AssertionError(
+                f"push ended (exit {process.returncode}) before the {kill.label} kill "
+                f"({dict(progress)}, node held {outcomes[-1].node_held}):\n{out[-2000:]}\n{err[-3000:]}"
+            )
         # Some de-identified copies are lost too (a cleaned disk): they must come back identical.
         lost = sorted((ws_path / "outbox").glob("*.dcm"))[::3]
         for path in lost:
