@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import FastAPI, Form, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from eucaim.ingest.web import routes_data, routes_pacs, routes_review, routes_setup, routes_transfer
@@ -58,6 +58,14 @@ def create_app(settings: UiSettings) -> FastAPI:
     @app.post("/login")
     def login_form(request: Request, token: Annotated[str, Form()] = "") -> Response:
         return _sign_in(request, token)
+
+    @app.get("/job")
+    def job_state(request: Request) -> JSONResponse:
+        """The current long operation, polled by pages while it runs."""
+        job = settings_of(request).jobs.current
+        if job is None:
+            return JSONResponse({"status": None})
+        return JSONResponse({"kind": job.kind, "status": job.status.value, "result": job.result})
 
     app.include_router(routes_setup.router)
     app.include_router(routes_pacs.router)

@@ -35,8 +35,22 @@
         .catch(function () { /* the next tick tries again; the Refresh link still works */ });
     }, 1000);
   }
+  // Any other page while a long operation runs (a folder being indexed, studies being retrieved):
+  // reload once it ends, so the page shows its outcome.
+  function watchJob(badge) {
+    var timer = setInterval(function () {
+      fetch(badge.getAttribute("data-poll-job"), { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (job) {
+          if (job.status !== "running") { clearInterval(timer); window.location.reload(); }
+        })
+        .catch(function () { /* try again at the next tick */ });
+    }, 1000);
+  }
   document.addEventListener("DOMContentLoaded", function () {
     var section = document.querySelector("[data-poll]");
     if (section) { start(section); }
+    var badge = document.querySelector("[data-poll-job]");
+    if (badge) { watchJob(badge); }
   });
 })();
