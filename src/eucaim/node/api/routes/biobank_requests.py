@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from eucaim.node.api.deps import Context, CurrentCaller
@@ -21,6 +21,10 @@ from eucaim.node.services.biobank_requests import (
 )
 
 router = APIRouter(tags=["biobank requests"])
+
+# Ids are database integers: anything beyond a signed 64-bit value can match no request, and
+# SQLite raises OverflowError on it, so the bound turns that into a 422 instead of a 500.
+RequestId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class BiobankRequestCreate(BaseModel):
@@ -100,7 +104,7 @@ def list_all(
 
 
 @router.get("/biobank-requests/{request_id}", summary="One biobank request (its requester, or an admin)")
-def show(request_id: int, context: Context, caller: CurrentCaller) -> BiobankRequestPublic:
+def show(request_id: RequestId, context: Context, caller: CurrentCaller) -> BiobankRequestPublic:
     """Return the request; 404 when it does not exist or is someone else's."""
     with session_scope(context.sessions) as session:
         return _public(get_request(session, viewer_id=caller.user_id, request_id=request_id))
@@ -110,7 +114,7 @@ def show(request_id: int, context: Context, caller: CurrentCaller) -> BiobankReq
     "/biobank-requests/{request_id}/approve",
     summary="Approve a pending request (admins): the biobank is created, managed by the requester",
 )
-def approve(request_id: int, context: Context, caller: CurrentCaller) -> BiobankRequestPublic:
+def approve(request_id: RequestId, context: Context, caller: CurrentCaller) -> BiobankRequestPublic:
     """Create the biobank; 409 when the request was decided already."""
     with session_scope(context.sessions) as session:
         view = approve_request(
@@ -123,7 +127,7 @@ def approve(request_id: int, context: Context, caller: CurrentCaller) -> Biobank
     "/biobank-requests/{request_id}/decline", summary="Decline a pending request with a reason (admins)"
 )
 def decline(
-    request_id: int, body: BiobankRequestDecline, context: Context, caller: CurrentCaller
+    request_id: RequestId, body: BiobankRequestDecline, context: Context, caller: CurrentCaller
 ) -> BiobankRequestPublic:
     """Record the refusal and its reason; 409 when the request was decided already."""
     with session_scope(context.sessions) as session:
