@@ -171,10 +171,23 @@ def test_validator_rejects_with_a_reason_the_holder_then_reads(
 def test_admin_decides_biobank_requests_and_manages_tokens(
     world: PortalWorld, browser: Browser, shots: Path, axe_script: Path
 ) -> None:
+    holder = _context(browser)
+    asking = holder.new_page()
+    sign_in(asking, world.url, world.seeded.ingester_token)
+    asking.get_by_role("link", name="Request a biobank").click()
+    asking.get_by_label("Code").fill("LUNG 02")
+    asking.get_by_label("Name").fill("Lung follow-up imaging")
+    asking.get_by_label("Description").fill("Lung follow-up imaging for EUCAIM.")
+    asking.get_by_role("button", name="Send the request").click()
+    expect(asking.locator("#code-error")).to_contain_text("biobank code 'LUNG 02' is invalid")
+    expect(asking.get_by_label("Name")).to_have_value("Lung follow-up imaging")
+    asking.get_by_label("Code").fill("LUNG-02")
+    asking.get_by_role("button", name="Send the request").click()
+    expect(asking.get_by_role("status")).to_have_text("Request for LUNG-02 sent to the admins.")
     ingester = {"Authorization": f"Bearer {world.seeded.ingester_token}"}
-    for code, name in (("LUNG-02", "Lung follow-up imaging"), ("TEMP-01", "Temporary test collection")):
-        body = {"code": code, "name": name, "description": f"{name} for EUCAIM."}
-        assert httpx.post(f"{world.url}/biobank-requests", json=body, headers=ingester).status_code == 201
+    body = {"code": "TEMP-01", "name": "Temporary test collection", "description": "For EUCAIM."}
+    assert httpx.post(f"{world.url}/biobank-requests", json=body, headers=ingester).status_code == 201
+
     context = _context(browser)
     page = context.new_page()
     _accept_dialogs(page)
@@ -195,6 +208,9 @@ def test_admin_decides_biobank_requests_and_manages_tokens(
     page.screenshot(path=shots / "02-decided.png", full_page=True)
     page.get_by_role("link", name="My node").click()
     expect(page.get_by_role("row", name="LUNG-02")).to_be_visible()
+    asking.reload()
+    expect(asking.locator("article", has_text="Lung follow-up imaging")).to_contain_text("approved by admin")
+    holder.close()
 
     page.get_by_role("link", name="Users and tokens").click()
     page.get_by_label("For user").select_option("outsider")

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from eucaim.node.portal import routes_admin, routes_member, routes_metadata, routes_public
+from eucaim.node.portal import routes_admin, routes_member, routes_metadata, routes_public, routes_requests
 
 STATIC = Path(__file__).parent / "static"
 
@@ -21,6 +21,7 @@ def install_portal(app: FastAPI) -> None:
     app.include_router(routes_metadata.router)
     app.include_router(routes_member.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_requests.router)
 
     @app.get("/portal", include_in_schema=False)
     def portal_root() -> RedirectResponse:
