@@ -273,7 +273,14 @@ def end_to_end(kind: str, n: int, which: str, node: NodeServer, orthanc: Orthanc
     )
 
 
-def run(kind: str, n: int, memory_n: int, repeat: int) -> dict[str, object]:
+def run(
+    kind: str,
+    n: int,
+    memory_n: int,
+    repeat: int,
+    targets: Sequence[str] = ("node", "orthanc"),
+    e2e: bool = True,
+) -> dict[str, object]:
     template, manifest = deidentified_workspace(kind, n)
     files = [Path(item["path"]) for item in json.loads(manifest.read_text(encoding="utf-8"))]
     servers = WORK / "servers"
@@ -285,7 +292,7 @@ def run(kind: str, n: int, memory_n: int, repeat: int) -> dict[str, object]:
     memory: list[Measurement] = []
     try:
         for round_ in range(repeat):
-            for which in ("node", "orthanc"):
+            for which in targets:
                 tools = [*clients(which, template, manifest, orthanc)]
                 for label, command in tools:
                     m = measure(label, which, command, files, node, orthanc)
@@ -293,6 +300,8 @@ def run(kind: str, n: int, memory_n: int, repeat: int) -> dict[str, object]:
                     key = (m.tool, m.mode)
                     if key not in best or (m.ok and (not best[key].ok or m.seconds < best[key].seconds)):
                         best[key] = m
+                if not e2e:
+                    continue
                 m = end_to_end(kind, n, which, node, orthanc)
                 _show(round_, repeat, m)
                 key = (m.tool, m.mode)
@@ -322,6 +331,8 @@ def report(n: int, size: int, results: Sequence[Measurement], memory: Sequence[M
     parts = [f"{n} de-identified CT instances, {size / 1e6:.0f} MB, over loopback HTTP (no TLS)"]
     for target in ("our node", "Orthanc"):
         here = [m for m in results if m.mode == target]
+        if not here:
+            continue
         floor = next((m for m in here if m.tool.startswith("raw") and m.ok), None)
         ours = next((m for m in here if m.tool == "ours: eucaim-ingest push" and m.ok), None)
         rows = []
@@ -385,12 +396,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--quick", action="store_true", help="100 instances, memory 50 vs 500")
     parser.add_argument("--repeat", type=int, default=2, help="rounds; the fastest of each is kept")
+    parser.add_argument("--targets", default="node,orthanc", help="comma-separated: node, orthanc")
+    parser.add_argument("--no-e2e", action="store_true", help="skip the push that also de-identifies")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on `kill`
     n, memory_n = (100, 50) if args.quick else (args.n, args.memory_n)
     facts = machine()
     print(f"machine: {facts}")
-    outcome = run("ct", n, memory_n, args.repeat)
+    outcome = run("ct", n, memory_n, args.repeat, args.targets.split(","), not args.no_e2e)
     files = [
         Path(i["path"]) for i in json.loads((WORK / f"ws-ct-{n}-deidentified/manifest.json").read_text())
     ]
