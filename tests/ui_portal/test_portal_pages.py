@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
 from eucaim.node.db import session_scope
 from eucaim.node.services.tokens import list_tokens, revoke_token
+from tests.support.node_server import running_node
 from tests.ui_portal.conftest import PortalWorld
 
 pytestmark = pytest.mark.integration
@@ -124,3 +126,19 @@ def test_unknown_dataset_is_a_not_found_page(world: PortalWorld) -> None:
     response = httpx.get(f"{world.url}/portal/datasets/no-such-id")
     assert response.status_code == 404
     assert "text/html" in response.headers["content-type"] and "no published dataset" in response.text
+
+
+def test_behind_an_https_proxy_the_session_cookie_is_secure(tmp_path: Path) -> None:
+    with running_node(tmp_path / "node", public_url="https://node.example.org") as node:
+        token = node.add_user("vera", "validator")
+        with httpx.Client(base_url=node.url) as client:
+            csrf = _csrf(client.get("/portal/login").text)
+            # A Secure cookie is not sent back over this test's plain HTTP; a browser on HTTPS would.
+            response = client.post(
+                "/portal/login",
+                data={"token": token, "csrf": csrf},
+                headers={"Cookie": f"eucaim_portal_csrf={csrf}"},
+            )
+    assert response.status_code == 303
+    cookie = next(v for k, v in response.headers.multi_items() if k == "set-cookie" and "session" in v)
+    assert "Secure" in cookie

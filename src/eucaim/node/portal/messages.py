@@ -180,6 +180,7 @@ ENGLISH: dict[str, str] = {
     # admin
     "users.title": "Users and tokens",
     "users.user": "User",
+    "users.list": "Users",
     "users.role": "Role",
     "users.active": "Active",
     "users.manages": "Manages",

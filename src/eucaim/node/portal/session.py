@@ -78,6 +78,16 @@ def new_csrf() -> str:
     return secrets.token_urlsafe(24)
 
 
+def is_https(request: Request) -> bool:
+    """Return True when the browser reached the node over HTTPS, directly or through the public URL.
+
+    Behind a TLS-terminating proxy the request itself is plain HTTP; the node's configured public
+    URL (``EUCAIM_NODE_PUBLIC_URL``) then tells that browsers use HTTPS.
+    """
+    public_url = str(getattr(request.app.state.node.settings, "public_url", None) or "")
+    return request.url.scheme == "https" or public_url.startswith("https://")
+
+
 def _cookie(response: Response, request: Request, name: str, value: str, max_age: int | None) -> None:
     response.set_cookie(
         name,
@@ -86,7 +96,7 @@ def _cookie(response: Response, request: Request, name: str, value: str, max_age
         path=COOKIE_PATH,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=is_https(request),
     )
 
 
