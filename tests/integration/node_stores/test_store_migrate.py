@@ -1,0 +1,151 @@
+"""``eucaim-node store migrate --from fs --to s3``: verified copies, a kill mid-run, reruns, failures."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from pydicom.uid import generate_uid
+
+from eucaim.node.models import Instance
+from tests.support.node_server import deidentified_instance, running_node, stow_body
+from tests.support.seaweedfs import SeaweedS3
+
+NODE = [sys.executable, "-c", "from eucaim.node.cli import main; main()"]
+COUNT = 120
+
+
+def _env(seaweedfs: SeaweedS3, bucket: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("EUCAIM_NODE_", "AWS_"))}
+    return base | seaweedfs.node_settings(bucket) | {"EUCAIM_NODE_STORE": "filesystem"}
+
+
+def _migrate(data: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = [*NODE, "store", "migrate", "--from", "fs", "--to", "s3", "--data", str(data)]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+
+
+def _fill_node(data: Path, tmp_path: Path) -> dict[str, str]:
+    """Store COUNT instances in a filesystem node; return storage key -> sha256 of each."""
+    with running_node(data) as node:
+        token = node.add_user("ing", "data-ingester")
+        node.create_biobank("bb", managers=["ing"])
+        study, series = generate_uid(), generate_uid()
+        files = [tmp_path / "in" / f"{n}.dcm" for n in range(COUNT)]
+        for n, path in enumerate(files):
+            deidentified_instance(path, study_uid=study, series_uid=series, instance_number=n, pixel_seed=n)
+        content_type, body = stow_body(files)
+        response = httpx.post(
+            f"{node.dicomweb_url('bb')}/studies",
+            content=body,
+            headers=node.auth(token) | {"Content-Type": content_type},
+            timeout=60,
+        )
+        assert response.status_code == 200
+        with node.context.sessions() as session:
+            return {row.storage_key: row.sha256 for row in session.query(Instance)}
+
+
+def _bucket_digests(seaweedfs: SeaweedS3, bucket: str) -> dict[str, str]:
+    client = seaweedfs.client()
+    digests = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            body = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            digests[obj["Key"]] = hashlib.sha256(body).hexdigest()
+    return digests
+
+
+def test_migration_killed_midway_resumes_verifies_and_is_idempotent(
+    seaweedfs: SeaweedS3, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "node"
+    indexed = _fill_node(data, tmp_path)
+    env = _env(seaweedfs, s3_bucket)
+    state_file = data / "store-migration-filesystem-to-s3.json"
+
+    process = subprocess.Popen(
+        [*NODE, "store", "migrate", "--from", "fs", "--to", "s3", "--data", str(data)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if state_file.exists() and json.loads(state_file.read_text())["copied"] >= 10:
+            break
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    assert process.returncode == -signal.SIGKILL
+    done_before = json.loads(state_file.read_text())["copied"]
+    assert 10 <= done_before < COUNT  # killed midway
+
+    resumed = _migrate(data, env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{COUNT} object(s) copied" in resumed.stdout and "0 failed" in resumed.stdout
+    assert "migration complete" in resumed.stdout
+    assert _bucket_digests(seaweedfs, s3_bucket) == indexed  # every object, the bytes its row names
+
+    again = _migrate(data, env)  # nothing new: nothing written again
+    assert again.returncode == 0 and f"{COUNT} object(s) copied" in again.stdout
+
+    # The operator's switch: the same node, configured for S3, serves the migrated objects.
+    for name, value in seaweedfs.node_settings(s3_bucket).items():
+        monkeypatch.setenv(name, value)
+    with running_node(data) as node:
+        assert type(node.context.store).__name__ == "S3Store"
+        study = next(iter(indexed)).split("/")[1]
+        admin = node.add_user("admin", "admin")
+        metadata = httpx.get(f"{node.dicomweb_url('bb')}/studies/{study}/metadata", headers=node.auth(admin))
+        assert metadata.status_code == 200 and len(metadata.json()) == COUNT
+
+
+def test_a_damaged_source_object_fails_clearly_and_a_rerun_after_repair_completes(
+    seaweedfs: SeaweedS3, s3_bucket: str, tmp_path: Path
+) -> None:
+    data = tmp_path / "node"
+    indexed = _fill_node(data, tmp_path)
+    env = _env(seaweedfs, s3_bucket)
+    damaged_key = sorted(indexed)[3]
+    damaged = data / "store" / damaged_key
+    original = damaged.read_bytes()
+    damaged.write_bytes(original[:-10] + b"0123456789")
+
+    failed = _migrate(data, env)
+    assert failed.returncode == 1
+    assert f"{COUNT - 1} object(s) copied" in failed.stdout and "1 failed" in failed.stdout
+    assert "differs from its index row" in failed.stderr and "migration incomplete" in failed.stderr
+    assert damaged_key not in _bucket_digests(seaweedfs, s3_bucket)
+
+    damaged.write_bytes(original)
+    repaired = _migrate(data, env)
+    assert repaired.returncode == 0, repaired.stderr
+    assert _bucket_digests(seaweedfs, s3_bucket) == indexed
+
+
+def test_same_store_or_unknown_store_is_refused(tmp_path: Path) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("EUCAIM_NODE_")}
+    same = subprocess.run(
+        [*NODE, "store", "migrate", "--from", "fs", "--to", "filesystem", "--data", str(tmp_path)],
+        capture_output=True, text=True, env=base, timeout=60,
+    )  # fmt: skip
+    assert same.returncode == 2 and "same store" in same.stderr
+    unknown = subprocess.run(
+        [*NODE, "store", "migrate", "--from", "fs", "--to", "ftp", "--data", str(tmp_path)],
+        capture_output=True, text=True, env=base, timeout=60,
+    )  # fmt: skip
+    assert unknown.returncode == 1 and "unknown image store 'ftp'" in unknown.stderr
+    no_bucket = subprocess.run(
+        [*NODE, "store", "migrate", "--from", "fs", "--to", "s3", "--data", str(tmp_path)],
+        capture_output=True, text=True, env=base, timeout=60,
+    )  # fmt: skip
+    assert no_bucket.returncode == 1 and "EUCAIM_NODE_S3_BUCKET" in no_bucket.stderr
