@@ -142,3 +142,20 @@ def test_behind_an_https_proxy_the_session_cookie_is_secure(tmp_path: Path) -> N
     assert response.status_code == 303
     cookie = next(v for k, v in response.headers.multi_items() if k == "set-cookie" and "session" in v)
     assert "Secure" in cookie
+
+
+def test_recompute_statistics_goes_through_the_dataset_service(world: PortalWorld) -> None:
+    with httpx.Client(base_url=world.url) as client:
+        _sign_in(client, world.seeded.validator_token)
+        page = client.get(f"/portal/review/{world.dataset_id}")
+        done = client.post(
+            f"/portal/my/datasets/{world.dataset_id}/aggregate", data={"csrf": _csrf(page.text)}
+        )
+        assert done.status_code == 303 and done.headers["location"].endswith("?done=aggregate")
+        after = client.get(done.headers["location"])
+        unknown = client.post(
+            f"/portal/my/datasets/{world.dataset_id}/explode", data={"csrf": _csrf(page.text)}
+        )
+    assert "Done: Recompute statistics." in after.text
+    assert "<td>aggregate</td>" in after.text  # the audit entry the service wrote
+    assert unknown.status_code == 404 and "unknown action" in unknown.text

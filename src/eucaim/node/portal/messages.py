@@ -68,6 +68,8 @@ ENGLISH: dict[str, str] = {
     "dataset.description": "Description",
     "dataset.no_aggregates": "Statistics have not been computed yet.",
     "dataset.previous": "Previous version",
+    "dataset.next": "Next version",
+    "dataset.superseded": "A newer version of this dataset is published:",
     # charts
     "chart.modality": "Modality (studies)",
     "chart.body_part": "Body part (studies)",

@@ -5,13 +5,14 @@ method     path                              what
 =========  ================================  ==============================================
 GET        /portal/me                        biobanks, received studies, datasets
 GET        /portal/my/datasets/{id}          a dataset: state, metadata, history, actions
-POST       /portal/my/datasets/{id}/{action} release, publish, reject, invalidate, ...
+POST       /portal/my/datasets/{id}/{action} release, publish, reject, aggregate, restart, ...
 GET        /portal/review                    released datasets waiting (validators, admins)
 GET        /portal/review/{id}               review: metadata, statistics, declarations, audit
 =========  ================================  ==============================================
 
-Every action calls :func:`eucaim.node.services.datasets.apply_action`, the function behind
-``POST /datasets/{id}/{action}``; a refusal is shown next to the form that caused it.
+Every action calls the service function behind its API endpoint (``apply_action`` for
+``POST /datasets/{id}/{action}``, ``recompute_aggregates``, ``restart_job``); a refusal is shown
+next to the form that caused it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from eucaim.errors import EucaimError
 from eucaim.node.api.errors import status_for
+from eucaim.node.api.routes.datasets import job_runner
+from eucaim.node.context import NodeContext
 from eucaim.node.db import session_scope
 from eucaim.node.lifecycle import Action, DatasetState
 from eucaim.node.portal.declarations import read_declarations
@@ -32,11 +35,35 @@ from eucaim.node.portal.metadata_form import CHOICE_FIELDS, form_values
 from eucaim.node.portal.overview import biobank_summaries, recent_studies
 from eucaim.node.portal.web import PortalRoute, check_csrf, context_of, redirect, render, require_user
 from eucaim.node.roles import Role
-from eucaim.node.services import audit, datasets
+from eucaim.node.services import audit, dataset_jobs, datasets
 
 router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
 
 ACTIONS = {a.value: a for a in Action}
+RESTART = "restart"
+
+
+def _perform(
+    request: Request, node: NodeContext, user_id: int, dataset_id: str, action: str, reason: str
+) -> None:
+    """Run one action through the service its API endpoint uses."""
+    now = datetime.now(UTC)
+    with session_scope(node.sessions) as session:
+        if action == RESTART:
+            dataset_jobs.restart_job(session, dataset_id=dataset_id, user_id=user_id, now=now)
+        elif action == Action.AGGREGATE.value:
+            datasets.recompute_aggregates(session, dataset_id=dataset_id, user_id=user_id, now=now)
+        else:
+            datasets.apply_action(
+                session,
+                dataset_id=dataset_id,
+                user_id=user_id,
+                action=ACTIONS[action],
+                now=now,
+                reason=reason or None,
+            )
+    if action == RESTART:  # queued only once the restart is committed, as POST .../job/restart does
+        job_runner(request, node).submit(dataset_id)
 
 
 @router.get("/me", response_class=HTMLResponse)
@@ -108,22 +135,13 @@ def dataset_action(
     user = require_user(request)
     check_csrf(request, csrf)
     review = back == "review"
-    chosen = ACTIONS.get(action)
-    if chosen is None or chosen is Action.AGGREGATE:
+    if action not in ACTIONS and action != RESTART:
         return dataset_page_response(
             request, dataset_id, review=review, error=f"unknown action {action!r}", status=404
         )
     node = context_of(request)
     try:
-        with session_scope(node.sessions) as session:
-            datasets.apply_action(
-                session,
-                dataset_id=dataset_id,
-                user_id=user.user_id,
-                action=chosen,
-                now=datetime.now(UTC),
-                reason=reason or None,
-            )
+        _perform(request, node, user.user_id, dataset_id, action, reason)
     except EucaimError as exc:
         message = exc.args[0] if exc.args else str(exc)
         if exc.hint:
