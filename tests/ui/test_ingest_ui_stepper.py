@@ -128,19 +128,34 @@ def test_the_whole_stepper_ends_with_every_instance_on_the_node_and_a_released_d
     _step(page, "Dataset").click()
     page.get_by_label("Name").fill("Lung pilot cohort")
     page.get_by_label("Description").fill("Two synthetic patients")
+    page.get_by_label("Only the ticked patients", exact=False).check()
+    patients = page.get_by_role("group", name="What goes in").get_by_role("checkbox")
+    expect(patients).to_have_count(2)
+    for box in patients.all():
+        box.uncheck()
+    page.get_by_role("button", name="Create dataset").click()
+    expect(page.locator("#scope-error")).to_have_text(
+        "Tick at least one patient, or choose everything in the biobank."
+    )
+    # The entries survive the refusal; keep one patient of the two.
+    expect(page.get_by_label("Name")).to_have_value("Lung pilot cohort")
+    expect(page.get_by_label("Only the ticked patients", exact=False)).to_be_checked()
+    patients.last.uncheck()
     page.get_by_role("button", name="Create dataset").click()
     expect(page.locator("#dataset-state")).to_have_text("State: draft", timeout=30_000)
+    expect(page.get_by_text("1 subjects,")).to_be_visible()
     expect(page.locator("#missing")).to_contain_text("To release, set: version")
     assert int(page.locator("#meter").get_attribute("value") or "100") < 100
     page.get_by_role("button", name="Release to the validator").click()
     expect(page.locator("#dataset-error")).to_contain_text("required metadata missing")
     values = {
-        "Version *": "1.0", "Purpose *": "AI training", "Type (comma-separated, e.g. original) *": "original",
+        "Description *": "Two synthetic patients, one chosen", "Version *": "1.0",
+        "Purpose *": "AI training", "Type (comma-separated, e.g. original) *": "original",
         "Collection method (comma-separated) *": "cohort", "Provenance *": "Hospital X",
         "Licence title *": "CC BY 4.0", "Licence URL *": "https://creativecommons.org/licenses/by/4.0/",
         "Contact name *": "Data Office", "Contact e-mail *": "data@hospital.example",
         "Interoperability tier *": "tier 1", "Cancer condition *": "Lung cancer",
-        "Keywords (comma-separated)": "lung, CT",
+        "Keywords (comma-separated) *": "lung, CT",
     }  # fmt: skip
     for label, value in values.items():
         page.get_by_label(label, exact=True).fill(value)

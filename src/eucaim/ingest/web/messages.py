@@ -139,6 +139,10 @@ MESSAGES: dict[str, str] = {
     "dataset.name": "Name",
     "dataset.description": "Description",
     "dataset.save": "Save metadata",
+    "dataset.scope": "What goes in",
+    "dataset.scope_biobank": "Everything in the biobank",
+    "dataset.scope_none": "Tick at least one patient, or choose everything in the biobank.",
+    "dataset.scope_subjects": "Only the ticked patients (pseudonyms of what this workspace sent)",
     "dataset.release": "Release to the validator",
     "dataset.complete": "Metadata completeness",
     "dataset.missing": "To release, set: {fields}",
@@ -160,6 +164,7 @@ MESSAGES: dict[str, str] = {
 
 # Dataset metadata the form edits: (property, label, required for release).
 DATASET_FIELDS: tuple[tuple[str, str, bool], ...] = (
+    ("description", "Description", True),
     ("version", "Version", True),
     ("purpose", "Purpose", True),
     ("type", "Type (comma-separated, e.g. original)", True),
@@ -170,7 +175,7 @@ DATASET_FIELDS: tuple[tuple[str, str, bool], ...] = (
     ("contact.name", "Contact name", True),
     ("contact.email", "Contact e-mail", True),
     ("interoperabilityTier", "Interoperability tier", True),
-    ("keywords", "Keywords (comma-separated)", False),
+    ("keywords", "Keywords (comma-separated)", True),
     ("cancerCondition", "Cancer condition", True),
 )
 

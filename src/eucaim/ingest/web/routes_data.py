@@ -6,13 +6,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from eucaim.errors import ConfigError, EucaimError
+from eucaim.ingest.state.states import InstanceState
 from eucaim.ingest.web.deps import UiSettings, cli, has_workspace, open_workspace, render, settings_of
 from eucaim.ingest.web.messages import DATASET_FIELDS
 
@@ -136,7 +137,14 @@ def completeness(dataset: dict[str, Any]) -> int:
     return round(100 * (len(required) - len(missing)) / len(required))
 
 
-def _dataset_page(request: Request, dataset_id: str | None, error: str = "", notice: str = "") -> Response:
+def _dataset_page(
+    request: Request,
+    dataset_id: str | None,
+    error: str = "",
+    notice: str = "",
+    scope_error: str = "",
+    entered: dict[str, str] | None = None,
+) -> Response:
     settings = settings_of(request)
     dataset: dict[str, Any] | None = None
     try:
@@ -149,17 +157,26 @@ def _dataset_page(request: Request, dataset_id: str | None, error: str = "", not
     except EucaimError as exc:
         error = error or str(exc)
     ident = dataset_id or "ID"
+    with open_workspace(settings) as ws:
+        # Patients with something on the node, by pseudonym: the ids the node knows them by.
+        subjects = sorted(
+            {pseudonym for _, pseudonym, counts in ws.state.counts_by_group("patient")
+             if pseudonym and counts[InstanceState.VERIFIED]}
+        )  # fmt: skip
     return render(
         request,
         "dataset.html",
         "dataset",
         dataset=dataset,
         fields=DATASET_FIELDS,
+        subjects=subjects,
+        scope_error=scope_error,
+        entered=entered or {},
         error=error,
         notice=notice,
         value=lambda k: field_value(dataset or {}, k),
         percent=completeness(dataset) if dataset else 0,
-        status_code=422 if error else 200,
+        status_code=422 if error or scope_error else 200,
         commands=[
             cli(settings, "dataset", "create", "--name", "NAME"),
             cli(settings, "dataset", "set", ident, "version=1.0", "..."),
@@ -176,18 +193,25 @@ def dataset_page(request: Request, id: str | None = None, notice: str = "") -> R
 
 
 @router.post("/dataset/create", response_class=HTMLResponse)
-def dataset_create(
-    request: Request, name: Annotated[str, Form()] = "", description: Annotated[str, Form()] = ""
-) -> Response:
-    """``eucaim-ingest dataset create --name``: the whole biobank, waiting for the node's job."""
+async def dataset_create(request: Request) -> Response:
+    """``eucaim-ingest dataset create --name [--subjects]``, waiting for the node's job."""
     settings = settings_of(request)
+    form = await request.form()
+    name, description = str(form.get("name") or ""), str(form.get("description") or "")
+    chosen = [str(s) for s in form.getlist("subject")]
+    selection: dict[str, Any] = {"kind": "biobank"}
+    if form.get("scope") == "subjects":
+        if not chosen:
+            entered = {"name": name, "description": description}
+            return _dataset_page(request, None, scope_error="dataset.scope_none", entered=entered)
+        selection = {"kind": "subjects", "ids": chosen}
     try:
         with _client(settings) as (client, biobank):
             created = client.create(
                 name=name.strip(),
                 description=description.strip(),
                 biobank=biobank,
-                selection={"kind": "biobank"},
+                selection=selection,
                 metadata={},
             )
             job = client.wait_for_job(created["id"])
