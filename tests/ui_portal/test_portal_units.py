@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from eucaim.node.portal.charts import bar_chart, bars_from_rows, range_chart
+from eucaim.node.portal.figures import figures
 from eucaim.node.portal.messages import ENGLISH, text
 from eucaim.node.portal.metadata_form import changes, form_values
 from eucaim.node.portal.session import SealedSession, load_key, open_sealed, seal
@@ -64,3 +65,16 @@ def test_every_text_a_template_asks_for_exists() -> None:
     assert len(used) > 100 and used - set(ENGLISH) == set()
     with pytest.raises(KeyError):
         text("no.such.key")
+
+
+def test_binned_ages_and_years_are_drawn_as_histograms_instead_of_ranges() -> None:
+    aggregates = {
+        "sex": [{"label": "Female", "subjects": 7}],
+        "ageYears": {"min": 40, "max": 64},
+        "ageGroups": [{"label": "40-49", "subjects": 6}, {"label": "50-59", "subjects": "<5"}],
+        "acquisitionYear": {"min": 2019, "max": 2021},
+    }
+    keys = [f.key for f in figures(aggregates, threshold=5)]
+    assert keys == ["sex", "ageGroups", "acquisitionYear"]  # no bins for years: their range stays
+    age = next(f for f in figures(aggregates, threshold=5) if f.key == "ageGroups")
+    assert age.rows == [("40-49", "6"), ("50-59", "<5")]

@@ -19,6 +19,12 @@ CATEGORIES = (
     ("manufacturer", "chart.manufacturer", "studies"),
     ("diagnosis", "chart.diagnosis", "subjects"),
 )
+# Histograms, drawn instead of the matching range when the aggregates carry bins (rows shaped
+# like the categories': {"label": "40-44", "subjects": 7 | "<5"}); until then the range is drawn.
+HISTOGRAMS = (
+    ("ageGroups", "chart.age_groups", "subjects", "ageYears"),
+    ("acquisitionYears", "chart.acquisition_years", "studies", "acquisitionYear"),
+)
 RANGES = (
     ("ageYears", "chart.age", (0.0, 100.0)),
     ("acquisitionYear", "chart.acquisition", None),
@@ -50,9 +56,18 @@ def figures(aggregates: Mapping[str, Any] | None, *, threshold: int) -> list[Fig
         bars = bars_from_rows(rows, measure)
         table = [(b.label, b.shown) for b in bars]
         out.append(Figure(key, title, bar_chart(key, title, bars, suppressed_text=suppressed), table))
+    binned = set()
+    for key, title_key, measure, replaces in HISTOGRAMS:
+        rows = aggregates.get(key) or []
+        if rows:
+            title = text(title_key)
+            bars = bars_from_rows(rows, measure)
+            svg = bar_chart(key, title, bars, suppressed_text=suppressed)
+            out.append(Figure(key, title, svg, [(b.label, b.shown) for b in bars]))
+            binned.add(replaces)
     for key, title_key, axis in RANGES:
         rng = aggregates.get(key) or {}
-        if not rng:
+        if not rng or key in binned:
             continue
         low, high = rng.get("min"), rng.get("max")
         if key == "diagnosisYear" and low is None and not rng.get("suppressed"):

@@ -78,6 +78,8 @@ ENGLISH: dict[str, str] = {
     "chart.diagnosis": "Diagnosis (subjects)",
     "chart.age": "Age at acquisition or diagnosis (years)",
     "chart.acquisition": "Acquisition years",
+    "chart.age_groups": "Age in years (subjects)",
+    "chart.acquisition_years": "Acquisition year (studies)",
     "chart.diagnosis_year": "Diagnosis years",
     "chart.range": "from {low} to {high}",
     "chart.withheld": "withheld: fewer than {threshold} subjects have a value",
