@@ -93,7 +93,25 @@ def _check_complete(ds: pydicom.Dataset, path: Path) -> None:
 
 
 def header_of(ds: pydicom.Dataset, path: Path) -> InstanceHeader:
-    """Return the identifiers of an instance, or say which required attribute is missing."""
+    """Return the identifiers of an instance, or say which required attribute is missing.
+
+    Values are decoded here, lazily, so a damaged element (an unknown VR, bytes that do not
+    decode) surfaces now: it becomes a ``corrupt`` problem for this file, never the end of a scan.
+    """
+    try:
+        return _header_of(ds, path)
+    except InvalidDicomError:
+        raise
+    except Exception as exc:  # pydicom raises many types on damaged values; all mean the same here
+        raise InvalidDicomError(
+            f"corrupt DICOM: an identifying element cannot be decoded ({type(exc).__name__})",
+            path=path,
+            reason="corrupt",
+            hint="export the file again from its source",
+        ) from None
+
+
+def _header_of(ds: pydicom.Dataset, path: Path) -> InstanceHeader:
     for keyword in REQUIRED_KEYWORDS:
         if not str(ds.get(keyword, "") or "").strip():
             raise InvalidDicomError(

@@ -7,31 +7,18 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eucaim.deid.engine import Deidentifier
-from eucaim.deid.files import deidentify_file
 from eucaim.deid.profile import load_profile
-from eucaim.errors import DeidentificationError, InvalidDicomError
+from eucaim.deid.pseudonym import DEFAULT_PSEUDONYM_FORMAT
+from eucaim.ingest.deid_worker import WorkFailure, deidentify_in_worker, init_worker
 from eucaim.ingest.scanner import iter_files
-
-_deidentifier: Deidentifier | None = None
-
-
-def _init(profile: str, secret: bytes) -> None:
-    global _deidentifier
-    _deidentifier = Deidentifier(load_profile(profile), secret)
 
 
 def _one(src: Path, out_dir: Path) -> tuple[str, str, str] | None:
-    assert _deidentifier is not None
-    tmp = out_dir / f".partial-{os.getpid()}-{abs(hash(str(src)))}.dcm"
-    try:
-        outcome = deidentify_file(src, tmp, _deidentifier)
-    except InvalidDicomError as exc:
+    tmp = out_dir / f".partial-{os.getpid()}.dcm"
+    outcome = deidentify_in_worker(src, tmp)
+    if isinstance(outcome, WorkFailure):
         tmp.unlink(missing_ok=True)
-        return (str(src), exc.reason, str(exc))
-    except DeidentificationError as exc:
-        tmp.unlink(missing_ok=True)
-        return (str(src), exc.reason, str(exc))
+        return (str(src), outcome.reason, outcome.detail)
     # Output names carry only de-identified values: source file names often hold patient names.
     final = (
         out_dir
@@ -52,14 +39,29 @@ class TreeResult:
 
 
 def deidentify_tree(
-    in_dir: Path, out_dir: Path, *, secret: bytes, profile: str, workers: int = 0
+    in_dir: Path,
+    out_dir: Path,
+    *,
+    secret: bytes,
+    profile: str,
+    workers: int = 0,
+    pseudonym_format: str = DEFAULT_PSEUDONYM_FORMAT,
 ) -> TreeResult:
+    """De-identify every file below ``in_dir`` into ``out_dir/<pseudonym>/<study>/<series>/``.
+
+    Files that cannot be de-identified safely are listed in ``problems`` with the reason, and
+    nothing is written for them.
+    """
     load_profile(profile)  # fail before starting workers if the profile is wrong
     out_dir.mkdir(parents=True, exist_ok=True)
     files = list(iter_files([in_dir]))
     result = TreeResult()
     n = workers or os.cpu_count() or 1
-    with ProcessPoolExecutor(max_workers=n, initializer=_init, initargs=(profile, secret)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=n,
+        initializer=init_worker,
+        initargs=(profile, secret, pseudonym_format, os.getpid()),
+    ) as pool:
         for problem in pool.map(_one, files, [out_dir] * len(files), chunksize=16):
             if problem is None:
                 result.written += 1

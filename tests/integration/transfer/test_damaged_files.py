@@ -59,12 +59,6 @@ def test_a_file_with_an_unknown_vr_is_quarantined_and_the_rest_is_sent(
     assert endpoint.stored() == Counter(r.out_sop_uid for r in verified)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG for the scanner's owner: header_of() (eucaim/dicom/reading.py) reads PatientID "
-    "outside read_dataset's catch-all, so pydicom's NotImplementedError (unknown VR) ends the whole "
-    "scan instead of becoming a scan problem; remove this marker with the fix",
-)
 def test_scan_records_a_file_with_an_unknown_vr_in_an_identifier_as_a_problem(tmp_path: Path) -> None:
     cohort = generate_cohort(tmp_path / "cohort", patients=1, image_size=8, slices=(1, 1))
     _give_unknown_vr(cohort.files[0], PATIENT_ID_LO)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -19,70 +17,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from eucaim.deid.engine import Deidentifier
-from eucaim.deid.files import FileOutcome, deidentify_file
-from eucaim.deid.profile import load_profile
-from eucaim.errors import DeidentificationError, InvalidDicomError
+from eucaim.deid.files import FileOutcome
+from eucaim.deid.vault import Vault
+from eucaim.errors import Conflict, DeidentificationError
+from eucaim.ingest.deid_worker import WorkFailure, deidentify_in_worker, init_worker
 from eucaim.ingest.pipeline.events import Advanced, EventHandler, Notice, Stage, StageFinished, StageStarted
 from eucaim.ingest.state.db import DeidRecord, InstanceRow
-from eucaim.ingest.state.states import InstanceState, QuarantineReason
+from eucaim.ingest.state.states import QuarantineReason
 from eucaim.ingest.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
-_worker_deidentifier: Deidentifier | None = None
-PARENT_CHECK_S = 0.5
 MAX_POOL_RESTARTS = 3
 
 
-def _init_worker(profile_name: str, secret: bytes, pseudonym_format: str, parent: int) -> None:
-    global _worker_deidentifier
-    # The push's PID comes from the push itself: a worker started just as the push died already
-    # has another parent.
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-    _worker_deidentifier = Deidentifier(load_profile(profile_name), secret, pseudonym_format=pseudonym_format)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """End this worker once its push process is gone (``kill -9`` gives the pool no chance to).
-
-    A forked worker holds its own copy of the task pipe's write end, so it never sees EOF and would
-    otherwise wait for work forever, one orphan per worker per killed push.
-    """
-    while os.getppid() == parent:
-        time.sleep(PARENT_CHECK_S)
-    os._exit(1)
-
-
-@dataclass(frozen=True)
-class _Failure:
-    reason: str
-    detail: str
-
-
-def _work(src: str, dst: str, size: int, mtime_ns: int) -> FileOutcome | _Failure:
-    assert _worker_deidentifier is not None
+def _work(src: str, dst: str, size: int, mtime_ns: int) -> FileOutcome | WorkFailure:
     try:
         st = os.stat(src)
     except OSError:
-        return _Failure(QuarantineReason.SOURCE_MISSING, "the source file is gone; scan again")
+        return WorkFailure(QuarantineReason.SOURCE_MISSING, "the source file is gone; scan again")
     if st.st_size != size or st.st_mtime_ns != mtime_ns:
-        return _Failure(QuarantineReason.SOURCE_CHANGED, "the source file changed since the scan; scan again")
-    try:
-        return deidentify_file(Path(src), Path(dst), _worker_deidentifier)
-    except InvalidDicomError as exc:
-        return _Failure(QuarantineReason.INVALID_DICOM, f"{exc.reason}: {exc}")
-    except DeidentificationError as exc:
-        return _Failure(exc.reason or QuarantineReason.DEID_FAILED, str(exc))
-    except Exception as exc:  # fail closed: a file nobody foresaw is quarantined, not fatal
-        # pydicom raises more than InvalidDicomError on damaged files (an unknown VR gives
-        # NotImplementedError); left to propagate, one such file would end every push. The
-        # message is not kept: it could quote a value of the file.
-        logger.debug("unexpected %s while de-identifying an instance", type(exc).__name__)
-        return _Failure(
-            QuarantineReason.DEID_FAILED,
-            f"unexpected {type(exc).__name__} while reading or de-identifying; the file may be damaged",
+        return WorkFailure(
+            QuarantineReason.SOURCE_CHANGED, "the source file changed since the scan; scan again"
         )
+    return deidentify_in_worker(Path(src), Path(dst))
 
 
 @dataclass
@@ -108,7 +66,8 @@ def run_deidentify(
     """
     stats = DeidStats()
     on_event(StageStarted(Stage.DEIDENTIFY, len(rows), sum(r.size for r in rows)))
-    known = _known_pseudonyms(ws) if rows else {}
+    # The vault records each new patient's mapping and refuses a pseudonym shared by two patients.
+    known = Vault(ws.vault_path, ws.secret)
     todo = rows
     for restart in range(MAX_POOL_RESTARTS + 1):
         finished: set[int] = set()
@@ -136,7 +95,7 @@ def _run_pool(
     ws: Workspace,
     rows: list[InstanceRow],
     workers: int,
-    known: dict[str, str],
+    known: Vault,
     stats: DeidStats,
     finished: set[int],
     on_event: EventHandler,
@@ -150,7 +109,7 @@ def _run_pool(
     with (
         ProcessPoolExecutor(
             max_workers=max(1, min(workers, len(rows))),
-            initializer=_init_worker,
+            initializer=init_worker,
             initargs=(cfg.profile, ws.secret, cfg.pseudonym_format, os.getpid()),
         ) as pool,
         open(ws.audit_dir / "deid-audit.jsonl", "a", encoding="utf-8") as audit,
@@ -169,18 +128,18 @@ def _run_pool(
 def _record(
     ws: Workspace,
     row: InstanceRow,
-    result: FileOutcome | _Failure,
-    known: dict[str, str],
+    result: FileOutcome | WorkFailure,
+    known: Vault,
     stats: DeidStats,
     on_event: EventHandler,
     audit: TextIO,
 ) -> None:
     """Write one instance's de-identification outcome to the state DB (one transaction)."""
-    if isinstance(result, _Failure):
+    if isinstance(result, WorkFailure):
         ws.state.mark_quarantined(row.id, result.reason, result.detail)
         stats.quarantined += 1
         on_event(Notice(f"quarantined {Path(row.path).name}: {result.reason}"))
-    elif known.setdefault(result.pseudonym, row.patient_id) != row.patient_id:
+    elif not _in_vault(known, row, result):
         Path(_outbox_path(ws.outbox, row)).unlink(missing_ok=True)
         ws.state.mark_quarantined(
             row.id,
@@ -210,20 +169,21 @@ def _outbox_path(outbox: Path, row: InstanceRow) -> str:
     return str(outbox / f"{row.id}.dcm")
 
 
-def _known_pseudonyms(ws: Workspace) -> dict[str, str]:
-    known: dict[str, str] = {}
-    for row in ws.state.instances([InstanceState.DEIDENTIFIED, InstanceState.SENT, InstanceState.VERIFIED]):
-        if row.pseudonym:
-            known[row.pseudonym] = row.patient_id
-    return known
+def _in_vault(vault: Vault, row: InstanceRow, result: FileOutcome) -> bool:
+    """Record the patient's mapping; False when the pseudonym already belongs to someone else."""
+    try:
+        vault.record(row.patient_id, result.pseudonym, result.day_offset)
+    except Conflict:
+        return False
+    return True
 
 
 def _bounded_map(
     pool: ProcessPoolExecutor, rows: list[InstanceRow], outbox: Path, *, window: int
-) -> Iterator[tuple[InstanceRow, FileOutcome | _Failure]]:
+) -> Iterator[tuple[InstanceRow, FileOutcome | WorkFailure]]:
     """Yield results as they finish, never holding more than ``window`` tasks in flight."""
     queue = iter(rows)
-    in_flight: dict[Future[FileOutcome | _Failure], InstanceRow] = {}
+    in_flight: dict[Future[FileOutcome | WorkFailure], InstanceRow] = {}
 
     def submit_next() -> bool:
         row = next(queue, None)
