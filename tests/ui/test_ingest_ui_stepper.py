@@ -99,7 +99,18 @@ def test_the_whole_stepper_ends_with_every_instance_on_the_node_and_a_released_d
 
     # 4. Transfer: live progress until every instance is verified.
     _step(page, "Transfer").click()
+    page.get_by_label("Upload speed limit (MB/s)").fill("fast")
     page.get_by_role("button", name="Start transfer").click()
+    expect(page.locator("#rate-error")).to_have_text(
+        "Give a number of MB per second between 0.01 and 10000, or leave it empty."
+    )
+    # Slowed down (about 3 s) so the live view is seen: it polls, then reloads itself at the end.
+    page.get_by_label("Upload speed limit (MB/s)").fill("0.08")
+    page.get_by_role("button", name="Start transfer").click()
+    expect(page.get_by_text("Transfer running…")).to_be_visible()
+    expect(page.get_by_role("button", name="Pause")).to_be_visible()
+    expect(page.locator("aside.cli")).to_contain_text("eucaim-ingest push --max-rate 0.08 -w")
+    page.screenshot(path=shots / "04-transfer-running.png", full_page=True)
     expect(page.get_by_text("Transfer complete: every instance is verified on the node.")).to_be_visible(
         timeout=90_000
     )

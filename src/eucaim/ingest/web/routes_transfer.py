@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from eucaim.ingest.web.deps import cli, has_workspace, open_workspace, render, settings_of
@@ -22,17 +22,27 @@ def _snapshot(request: Request) -> dict[str, Any]:
 
 @router.get("/transfer", response_class=HTMLResponse)
 def transfer_page(request: Request, notice: str = "") -> Response:
+    return _transfer_page(request, notice=notice)
+
+
+def _transfer_page(request: Request, notice: str = "", rate_error: str = "", rate: str = "") -> Response:
     settings = settings_of(request)
     if not has_workspace(settings):
         return RedirectResponse("/", status_code=303)
+    job = settings.jobs.current
+    # The run on screen, as the command line would have started it (with its --max-rate).
+    push_command = job.command if job is not None and job.kind == "push" else cli(settings, "push")
     return render(
         request,
         "transfer.html",
         "transfer",
+        status_code=422 if rate_error else 200,
         snap=_snapshot(request),
         notice=notice,
+        rate_error=rate_error,
+        rate=rate,
         commands=[
-            cli(settings, "push"),
+            push_command,
             cli(settings, "push", "--retry-quarantined"),
             cli(settings, "status"),
         ],
@@ -46,15 +56,24 @@ def transfer_progress(request: Request) -> JSONResponse:
 
 
 @router.post("/transfer/start")
-def transfer_start(request: Request) -> Response:
+def transfer_start(request: Request, max_rate: Annotated[str, Form()] = "") -> Response:
     """Start (or resume: the same thing) a push; it continues wherever the last one stopped."""
     settings = settings_of(request)
+    rate: float | None = None
+    if max_rate.strip():
+        try:
+            rate = float(max_rate)
+        except ValueError:
+            rate = -1.0
+        if not 0.01 <= rate <= 10_000:
+            return _transfer_page(request, rate_error="transfer.rate_bad", rate=max_rate)
 
     def work(job: Job) -> str:
         with open_workspace(settings) as ws:
-            return run_push(ws, job)
+            return run_push(ws, job, max_rate=rate)
 
-    if not settings.jobs.start(Job("push", cli(settings, "push")), work):
+    command = cli(settings, "push", *(["--max-rate", str(rate)] if rate else []))
+    if not settings.jobs.start(Job("push", command), work):
         return render(request, "busy.html", "transfer", commands=[])
     return RedirectResponse("/transfer", status_code=303)
 
@@ -75,4 +94,4 @@ def transfer_retry(request: Request) -> Response:
         return render(request, "busy.html", "transfer", commands=[])
     with open_workspace(settings) as ws:
         ws.state.requeue_quarantined()
-    return transfer_start(request)
+    return transfer_start(request, "")

@@ -35,12 +35,13 @@ class PausableTarget:
         self._inner.close()
 
 
-def run_push(ws: Workspace, job: Job, inner: Target | None = None) -> str:
+def run_push(ws: Workspace, job: Job, inner: Target | None = None, max_rate: float | None = None) -> str:
     """``eucaim-ingest push``: the same runner, options and target, with the job as event handler.
 
-    ``inner`` replaces the workspace's target (tests). Returns "complete", "paused" or why not.
+    ``inner`` replaces the workspace's target (tests); ``max_rate`` caps the upload in MB/s, as
+    ``--max-rate`` does. Returns "complete", "paused" or why not.
     """
-    target = PausableTarget(inner or build_target(ws), job)
+    target = PausableTarget(inner or build_target(ws, max_rate_mb_s=max_rate), job)
     try:
         summary = push(ws, target, options_from(ws), on_event=job.handle)
     finally:

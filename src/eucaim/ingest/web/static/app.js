@@ -25,7 +25,7 @@
           });
           var job = snap.job;
           if (job) {
-            text("sent-line", fill(d.nOfN, { done: job.sent_items, total: job.total_items }));
+            text("sent-line", fill(d.sent, { done: job.sent_items, total: job.total_items }));
             text("mb-line", fill(d.mb, { mb: job.mb, total_mb: job.total_mb }));
             text("rate-line", fill(d.rate, { rate: job.rate }));
             text("left-line", job.seconds_left === null ? "" : fill(d.left, { seconds: job.seconds_left }));
