@@ -60,11 +60,9 @@ class FilesystemStore:
 
     def put_new(self, key: str, source: Path, *, sha256: str) -> bool:
         """Write once: hard-link the staged bytes to the target, which fails if it exists."""
-        from eucaim.node.store.write_once import holds_same_bytes
-
         target = self._path(key)
         if target.exists():
-            return holds_same_bytes(self, key, sha256=sha256, size=source.stat().st_size)
+            return self._consume_if_same(key, source, sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging_dir = self.root / STAGING / _process_tag()
         staging_dir.mkdir(parents=True, exist_ok=True)
@@ -79,12 +77,20 @@ class FilesystemStore:
             # link() never replaces: of two racing writers, exactly one creates the target.
             os.link(staging, target)
         except FileExistsError:
-            return holds_same_bytes(self, key, sha256=sha256, size=source.stat().st_size)
+            return self._consume_if_same(key, source, sha256)
         finally:
             staging.unlink(missing_ok=True)
         _fsync_dir(target.parent)
         source.unlink(missing_ok=True)
         logger.debug("stored object %s", key)
+        return True
+
+    def _consume_if_same(self, key: str, source: Path, sha256: str) -> bool:
+        from eucaim.node.store.write_once import holds_same_bytes
+
+        if not holds_same_bytes(self, key, sha256=sha256, size=source.stat().st_size):
+            return False
+        source.unlink(missing_ok=True)
         return True
 
     def remove_leftovers(self, *, now: float, max_age_s: float = 3600.0) -> int:

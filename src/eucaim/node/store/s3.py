@@ -77,10 +77,10 @@ class S3Store:
     def put_new(self, key: str, source: Path, *, sha256: str) -> bool:
         """Write once; on 412 compare the object already there with ``source``."""
         size = source.stat().st_size
-        if not self.settings.conditional_writes and self.exists(key):
-            return holds_same_bytes(self, key, sha256=sha256, size=size)
-        if not self._upload(key, source, conditional=self.settings.conditional_writes):
-            return holds_same_bytes(self, key, sha256=sha256, size=size)
+        taken = self.settings.conditional_writes is False and self.exists(key)
+        written = not taken and self._upload(key, source, conditional=self.settings.conditional_writes)
+        if not written and not holds_same_bytes(self, key, sha256=sha256, size=size):
+            return False
         source.unlink(missing_ok=True)
         return True
 
