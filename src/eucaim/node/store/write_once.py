@@ -17,7 +17,7 @@ import hashlib
 from pathlib import Path
 from typing import BinaryIO
 
-from eucaim.errors import Conflict
+from eucaim.errors import Conflict, NotFound
 from eucaim.node.store.base import ImageStore, object_key
 
 _CHUNK = 1024 * 1024
@@ -61,8 +61,15 @@ def sha256_of(stream: BinaryIO) -> tuple[str, int]:
 
 
 def holds_same_bytes(store: ImageStore, key: str, *, sha256: str, size: int) -> bool:
-    """Return True when the object under ``key`` has this size and sha256 (read streamed)."""
-    if store.size(key) != size:
+    """Return True when the object under ``key`` has this size and sha256 (read streamed).
+
+    An object that vanished meanwhile (a request that lost the index race deletes its own) does
+    not hold these bytes: the caller then writes to the content-addressed key.
+    """
+    try:
+        if store.size(key) != size:
+            return False
+        with store.open(key) as f:
+            return sha256_of(f) == (sha256, size)
+    except NotFound:
         return False
-    with store.open(key) as f:
-        return sha256_of(f) == (sha256, size)
