@@ -16,13 +16,16 @@ Secrets and the original identifiers in ``state.db`` never leave this folder.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from eucaim.deid.pseudonym import MIN_SECRET_BYTES
-from eucaim.errors import ConfigError
+from eucaim.errors import ConfigError, StateError
 from eucaim.ingest.config import NodeConfig, WorkspaceConfig, load_config, save_config
 from eucaim.ingest.state.db import StateDB
 
@@ -143,6 +146,35 @@ class Workspace:
     @property
     def reports(self) -> Path:
         return self.path / "reports"
+
+    @contextmanager
+    def exclusive(self, what: str) -> Iterator[None]:
+        """Hold the workspace's lock for ``what`` (a push, a retrieve); refuse if another holds it.
+
+        Two pushes on one workspace would de-identify and send everything twice and race on each
+        row's state; the lock makes the second one stop at once and say why. The OS releases the
+        lock when the process ends, so a killed push never leaves the workspace locked.
+        """
+        lock_path = self.path / ".lock"
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+                raise StateError(
+                    f"{holder} is using workspace {self.path}",
+                    hint="wait for it to finish (or stop it), then run the command again",
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{what} (pid {os.getpid()})".encode(), 0)
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     @property
     def vault_path(self) -> Path:

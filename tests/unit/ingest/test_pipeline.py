@@ -125,3 +125,25 @@ def test_outside_the_time_window_sending_waits_for_it(ws: Workspace) -> None:
     summary = push(ws, MemoryTarget(), options, now=lambda: datetime(2026, 3, 1, 21, 0), sleep=slept.append)
     assert summary.ok
     assert slept and all(s == 3600 for s in slept)
+
+
+def test_a_second_push_on_the_same_workspace_is_refused_while_one_runs(ws: Workspace) -> None:
+    from eucaim.errors import StateError
+
+    busy = r"eucaim-ingest push \(pid \d+\) is using workspace"
+    with ws.exclusive("eucaim-ingest push"), pytest.raises(StateError, match=busy):
+        push(ws, MemoryTarget(), OPTIONS)
+    assert push(ws, MemoryTarget(), OPTIONS).ok  # released: the next push runs
+
+
+def test_push_records_every_patient_in_the_vault(ws: Workspace, cohort: Cohort) -> None:
+    from eucaim.deid.vault import Vault
+
+    push(ws, MemoryTarget(), OPTIONS)
+    entries = Vault(ws.vault_path, ws.secret).export(authorised=True)
+    assert {e.original_patient_id for e in entries} == {p.patient_id for p in cohort.patients}
+    pseudonyms = {r.pseudonym for r in ws.state.instances()}
+    assert {e.pseudonym for e in entries} == pseudonyms
+    # The file on disk does not hold the originals in clear.
+    blob = ws.vault_path.read_bytes()
+    assert not any(p.patient_id.encode() in blob for p in cohort.patients)

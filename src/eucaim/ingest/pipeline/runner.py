@@ -65,7 +65,24 @@ def push(
     now: Callable[[], datetime] = datetime.now,
     sleep: Callable[[float], None] | None = None,
 ) -> PushSummary:
-    """Bring every indexed instance to ``verified`` on ``target``, or say why not."""
+    """Bring every indexed instance to ``verified`` on ``target``, or say why not.
+
+    Raises:
+        StateError: another push is running in this workspace.
+    """
+    with ws.exclusive("eucaim-ingest push"):
+        return _push(ws, target, options, on_event=on_event, now=now, sleep=sleep)
+
+
+def _push(
+    ws: Workspace,
+    target: Target,
+    options: PushOptions,
+    *,
+    on_event: EventHandler,
+    now: Callable[[], datetime],
+    sleep: Callable[[float], None] | None,
+) -> PushSummary:
     state = ws.state
     run_id = state.start_run("push")
     summary = PushSummary()
