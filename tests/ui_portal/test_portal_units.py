@@ -78,3 +78,10 @@ def test_binned_ages_and_years_are_drawn_as_histograms_instead_of_ranges() -> No
     assert keys == ["sex", "ageGroups", "acquisitionYear"]  # no bins for years: their range stays
     age = next(f for f in figures(aggregates, threshold=5) if f.key == "ageGroups")
     assert age.rows == [("40-49", "6"), ("50-59", "<5")]
+
+
+def test_the_portal_loads_nothing_from_other_sites() -> None:
+    portal = TEMPLATES.parent
+    for path in [*portal.glob("templates/*.html"), *portal.glob("static/*")]:
+        external = re.findall(r"(?:https?:)?//[\w.-]+\.\w+", path.read_text())
+        assert [u for u in external if "www.w3.org" not in u] == [], path.name
