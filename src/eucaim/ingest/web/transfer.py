@@ -50,7 +50,8 @@ def run_push(ws: Workspace, job: Job, inner: Target | None = None, max_rate: flo
         return "complete"
     if job.pause_requested:
         return "paused"
-    return summary.why_not_ok()
+    # The page already says the transfer is incomplete; keep only the why.
+    return summary.why_not_ok().removeprefix("not complete: ")
 
 
 def progress_snapshot(ws: Workspace, job: Job | None) -> dict[str, Any]:
