@@ -86,6 +86,7 @@ def test_validator_reviews_and_publishes_then_the_catalogue_shows_charts(
     expect(page.get_by_role("status")).to_have_text("Done: Publish.")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Published")
     page.screenshot(path=shots / "04-published.png")
+    expect(page.get_by_role("link", name="See it in the public catalogue")).to_be_visible()
     context.close()
 
     anonymous = _context(browser)

@@ -137,6 +137,7 @@ ENGLISH: dict[str, str] = {
     "mine.reason_help": "Shown to the data holder; required.",
     "mine.done": "Done: {action}.",
     "mine.open_review": "Open the review page",
+    "mine.public_page": "See it in the public catalogue",
     "mine.saved": "Metadata saved.",
     "mine.unchanged": "Nothing changed.",
     "meta.title": "Edit metadata",
