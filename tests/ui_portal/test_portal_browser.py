@@ -118,7 +118,7 @@ def test_validator_reviews_and_publishes_then_the_catalogue_shows_charts(
 
 
 def test_validator_rejects_with_a_reason_the_holder_then_reads(
-    world: PortalWorld, browser: Browser, shots: Path
+    world: PortalWorld, browser: Browser, shots: Path, axe_script: Path
 ) -> None:
     context = _context(browser)
     page = context.new_page()
@@ -158,6 +158,7 @@ def test_validator_rejects_with_a_reason_the_holder_then_reads(
         "contact: must be {'name': ..., 'email': ...} with a valid email"
     )
     expect(page.get_by_label("Contact email")).to_have_value("data-office(at)hospital")
+    check_accessibility(page, axe_script)
     page.screenshot(path=shots / "03-metadata-error.png", full_page=True)
     page.get_by_label("Contact email").fill("imaging-data@hospital.example")
     page.get_by_role("button", name="Save metadata").click()
@@ -182,6 +183,7 @@ def test_admin_decides_biobank_requests_and_manages_tokens(
     asking.get_by_role("button", name="Send the request").click()
     expect(asking.locator("#code-error")).to_contain_text("biobank code 'LUNG 02' is invalid")
     expect(asking.get_by_label("Name")).to_have_value("Lung follow-up imaging")
+    check_accessibility(asking, axe_script)
     asking.get_by_label("Code").fill("LUNG-02")
     asking.get_by_role("button", name="Send the request").click()
     expect(asking.get_by_role("status")).to_have_text("Request for LUNG-02 sent to the admins.")
