@@ -127,6 +127,20 @@ def test_the_whole_stepper_ends_with_every_instance_on_the_node_and_a_released_d
 
     # 5. Clinical data: upload, validation table, linkage, send.
     _step(page, "Clinical data").click()
+    # A file with mistakes first: each one listed at its row and column, and nothing can be sent.
+    bad = tmp_path / "clinical-bad.csv"
+    lines = cohort.clinical_csv.read_text(encoding="utf-8").splitlines()
+    fields = lines[1].split(",")
+    fields[2], fields[3] = "X", "abc"  # sex, age_at_diagnosis
+    bad.write_text("\n".join([lines[0], ",".join(fields), *lines[2:]]) + "\n", encoding="utf-8")
+    page.get_by_label("Clinical file (CSV, TSV, XLSX, JSON)").set_input_files(bad)
+    page.get_by_role("button", name="Validate").click()
+    expect(page.locator("#clinical-summary")).to_contain_text("The file has errors")
+    issues = page.locator("#issues-table tbody tr")
+    expect(issues.filter(has_text="sex").first).to_contain_text("2")
+    expect(issues.filter(has_text="age_at_diagnosis").first).to_contain_text("2")
+    expect(page.get_by_role("button", name="Send clinical data")).to_have_count(0)
+    page.screenshot(path=shots / "05-clinical-errors.png", full_page=True)
     page.get_by_label("Clinical file (CSV, TSV, XLSX, JSON)").set_input_files(cohort.clinical_csv)
     page.get_by_role("button", name="Validate").click()
     expect(page.locator("#clinical-summary")).to_contain_text("The file is valid.")
