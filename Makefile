@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # System packages the tests need (real PACS, DICOM tools, IOD validator, browser, OCR).
-APT_PACKAGES := orthanc orthanc-dicomweb dcmtk dicom3tools postgresql-15 tesseract-ocr
+APT_PACKAGES := orthanc orthanc-dicomweb dcmtk dicom3tools postgresql-15 tesseract-ocr chromium
 APT_BINARIES := /usr/sbin/Orthanc /usr/bin/storescu /usr/bin/dciodvfy /usr/share/orthanc/plugins/libOrthancDicomWeb.so \
-	/usr/lib/postgresql/15/bin/initdb /usr/bin/tesseract
+	/usr/lib/postgresql/15/bin/initdb /usr/bin/tesseract /usr/bin/chromium
 
 .PHONY: venv demo test lint typecheck pytest system-deps clean
 
@@ -40,7 +40,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) system-deps
+# axe-core (accessibility checks in the browser tests) comes from the npm registry, not the repo.
+AXE := node_modules/axe-core/axe.min.js
+
+$(AXE):
+	npm install --no-save --no-package-lock --silent axe-core
+
+pytest: $(STAMP) system-deps $(AXE)
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 test: system-deps lint typecheck pytest
