@@ -9,7 +9,7 @@ APT_PACKAGES := orthanc orthanc-dicomweb dcmtk dicom3tools postgresql-15 tessera
 APT_BINARIES := /usr/sbin/Orthanc /usr/bin/storescu /usr/bin/dciodvfy /usr/share/orthanc/plugins/libOrthancDicomWeb.so \
 	/usr/lib/postgresql/15/bin/initdb /usr/bin/tesseract /usr/bin/chromium
 
-.PHONY: venv demo test lint typecheck pytest system-deps clean
+.PHONY: venv demo test lint typecheck pytest system-deps clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,17 @@ pytest: $(STAMP) system-deps $(AXE)
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 test: system-deps lint typecheck pytest
+
+# Benchmarks (not tests): peers side by side, written up in docs/benchmarks.md.
+bench: $(STAMP) system-deps
+	sh bench/setup_peers.sh
+	sh bench/run.sh bench.deid.run
+	sh bench/run.sh bench.transfer.run
+
+bench-quick: $(STAMP) system-deps
+	sh bench/setup_peers.sh
+	sh bench/run.sh bench.deid.run --quick --repeat 1
+	sh bench/run.sh bench.transfer.run --quick
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
