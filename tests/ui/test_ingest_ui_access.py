@@ -13,6 +13,7 @@ from eucaim.ingest.config import NodeConfig
 from eucaim.ingest.scanner import scan_paths
 from eucaim.ingest.state.states import InstanceState
 from eucaim.ingest.upload.memory import MemoryTarget
+from eucaim.ingest.web.deps import upload_path
 from eucaim.ingest.web.jobs import Job
 from eucaim.ingest.web.transfer import run_push
 from eucaim.ingest.workspace import Workspace
@@ -34,6 +35,7 @@ def test_every_page_needs_the_token_and_a_wrong_one_is_refused(ui_server: Runnin
     page = client.get("/")
     assert page.status_code == 200 and "1. Connect to the node" in page.text
     assert page.headers["cache-control"] == "no-store"
+    assert client.get("/job").json() == {"status": None}
 
 
 def test_the_folder_picker_stays_inside_its_root(ui_server: RunningUi, tmp_path: Path) -> None:
@@ -70,3 +72,13 @@ def test_pause_stops_sending_and_resume_sends_the_rest(tmp_path: Path) -> None:
         resumed = Job("push", "eucaim-ingest push")
         assert run_push(ws, resumed, target) == "complete"
         assert ws.state.counts_by_state()[InstanceState.VERIFIED] == len(cohort.files)
+
+
+def test_an_uploaded_file_lands_in_its_folder_whatever_its_name(tmp_path: Path) -> None:
+    (tmp_path / "ws").mkdir()
+    folder = tmp_path / "ws" / "clinical"
+    assert upload_path(folder, "../../config.toml") == folder / "config.toml"
+    assert upload_path(folder, "/etc/passwd") == folder / "passwd"
+    assert upload_path(folder, "..") is None
+    assert upload_path(folder, "") is None
+    assert upload_path(folder, None) is None

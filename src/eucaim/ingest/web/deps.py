@@ -62,6 +62,18 @@ def open_workspace(settings: UiSettings) -> Iterator[Workspace]:
         yield ws
 
 
+def upload_path(folder: Path, filename: str | None) -> Path | None:
+    """Where an uploaded file goes inside ``folder``: its base name only, or None if it has none.
+
+    A crafted name ("../config.toml", "..") must not write outside ``folder`` or onto it.
+    """
+    name = Path(filename or "").name
+    if name in ("", ".", ".."):
+        return None
+    folder.mkdir(exist_ok=True, mode=0o700)
+    return folder / name
+
+
 def cli(settings: UiSettings, *args: str) -> str:
     """The command line that does what a page's action does, ready to copy."""
     return shlex.join(["eucaim-ingest", *args, "-w", str(settings.workspace)])

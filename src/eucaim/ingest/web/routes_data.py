@@ -14,7 +14,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from eucaim.errors import ConfigError, EucaimError
 from eucaim.ingest.state.states import InstanceState
-from eucaim.ingest.web.deps import UiSettings, cli, has_workspace, open_workspace, render, settings_of
+from eucaim.ingest.web.deps import (
+    UiSettings,
+    cli,
+    has_workspace,
+    open_workspace,
+    render,
+    settings_of,
+    upload_path,
+)
 from eucaim.ingest.web.messages import DATASET_FIELDS
 
 router = APIRouter()
@@ -75,12 +83,9 @@ def clinical_page(request: Request, outcome: str = "") -> Response:
 @router.post("/clinical/upload", response_class=HTMLResponse)
 async def clinical_upload(request: Request, file: UploadFile | None = None) -> Response:
     settings = settings_of(request)
-    if file is None or not file.filename:
+    target = upload_path(settings.workspace / "clinical", file.filename if file else None)
+    if file is None or target is None:
         return _clinical_page(request, error="clinical.empty", status_code=422)
-    folder = settings.workspace / "clinical"
-    folder.mkdir(exist_ok=True, mode=0o700)
-    # Only the base name: a crafted file name must not write outside the workspace.
-    target = folder / Path(file.filename).name
     target.write_bytes(await file.read())
     settings.clinical_file = target
     return RedirectResponse("/clinical", status_code=303)

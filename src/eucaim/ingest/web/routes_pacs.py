@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, UploadFile
@@ -19,7 +18,7 @@ from eucaim.ingest.pacs_intake import (
     pacs_config,
     retrieve_studies,
 )
-from eucaim.ingest.web.deps import UiSettings, cli, has_workspace, open_workspace, settings_of
+from eucaim.ingest.web.deps import UiSettings, cli, has_workspace, open_workspace, settings_of, upload_path
 from eucaim.ingest.web.jobs import Job
 
 router = APIRouter(prefix="/sources/pacs")
@@ -104,11 +103,8 @@ async def pacs_find(request: Request, accession_list: UploadFile | None = None) 
     def value(name: str) -> str | None:
         return str(form.get(name) or "").strip() or None
 
-    list_file: Path | None = None
-    if accession_list is not None and accession_list.filename:
-        folder = settings.workspace / "lists"
-        folder.mkdir(exist_ok=True, mode=0o700)
-        list_file = folder / Path(accession_list.filename).name
+    list_file = upload_path(settings.workspace / "lists", accession_list.filename if accession_list else None)
+    if accession_list is not None and list_file is not None:
         list_file.write_bytes(await accession_list.read())
     try:
         queries = build_queries(
@@ -133,7 +129,7 @@ async def pacs_retrieve(request: Request) -> Response:
     chosen_uids = set((await request.form()).getlist("study"))
     chosen = [s for s in settings.pacs_found if s.study_uid in chosen_uids]
     if not chosen:
-        return _back(request, find_error="Tick at least one study to retrieve.")
+        return _back(request, find_error="pacs.none_ticked")
 
     def work(job: Job) -> str:
         with open_workspace(settings) as ws:

@@ -16,6 +16,7 @@ from eucaim.ingest.scanner import scan_paths
 from eucaim.ingest.upload.http import check_url_security
 from eucaim.ingest.web.deps import cli, has_workspace, open_workspace, render, settings_of
 from eucaim.ingest.web.jobs import Job
+from eucaim.ingest.web.messages import text
 from eucaim.ingest.web.routes_pacs import pacs_context
 from eucaim.ingest.workspace import Workspace
 
@@ -64,16 +65,16 @@ def init_workspace(
     errors: dict[str, str] = {}
     node, biobank = node.strip(), biobank.strip()
     if not node.startswith(("http://", "https://")):
-        errors["node"] = "Give the node's address, starting with https://"
+        errors["node"] = text("connect.node_missing")
     else:
         try:
             check_url_security(node)
         except EucaimError as exc:
             errors["node"] = str(exc)
     if not biobank:
-        errors["biobank"] = "Give the biobank code the node's operator gave you."
+        errors["biobank"] = text("connect.biobank_missing")
     if not token.strip():
-        errors["token"] = "Paste the API token the node gave you."
+        errors["token"] = text("connect.token_missing")
     if errors:
         return render(
             request,
