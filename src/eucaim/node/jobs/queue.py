@@ -28,6 +28,10 @@ from eucaim.node.services.dataset_jobs import run_creation_job
 logger = logging.getLogger(__name__)
 
 QUEUE = "eucaim-datasets"
+# The queue's tables live in their own PostgreSQL schema: the node's migrations (and Alembic's
+# comparison of models and database) see only the node's own tables in the default schema.
+QUEUE_SCHEMA = "eucaim_queue"
+_CONNECT_OPTIONS = {"options": f"-c search_path={QUEUE_SCHEMA}"}
 CREATE_DATASET_TASK = "eucaim.node.create_dataset"
 # Any fixed 64-bit number: serialises schema installation between workers starting together.
 _SCHEMA_LOCK_KEY = 0x6575636169_6D
@@ -45,9 +49,12 @@ def ensure_queue_schema(database_url: str) -> bool:
     Idempotent, and safe when several workers start at once (an advisory lock serialises them).
     """
     schema = procrastinate.App(connector=procrastinate.SyncPsycopgConnector()).schema_manager.get_schema()
-    with psycopg.connect(conninfo(database_url), autocommit=False) as connection:
+    with psycopg.connect(
+        conninfo(database_url), autocommit=False, options=_CONNECT_OPTIONS["options"]
+    ) as connection:
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
-        row = connection.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()
+        connection.execute(f"CREATE SCHEMA IF NOT EXISTS {QUEUE_SCHEMA}")
+        row = connection.execute(f"SELECT to_regclass('{QUEUE_SCHEMA}.procrastinate_jobs')").fetchone()
         if row is not None and row[0] is not None:
             return False
         connection.execute(schema.encode())  # bytes: no %-placeholder parsing of the DDL
@@ -83,9 +90,11 @@ def build_queue_app(
     """
     info = conninfo(database_url)
     connector: procrastinate.BaseConnector = (
-        procrastinate.PsycopgConnector(conninfo=info, min_size=1, max_size=4)
+        procrastinate.PsycopgConnector(conninfo=info, min_size=1, max_size=4, kwargs=_CONNECT_OPTIONS)
         if for_worker
-        else procrastinate.SyncPsycopgConnector(conninfo=info, min_size=1, max_size=4)
+        else procrastinate.SyncPsycopgConnector(
+            conninfo=info, min_size=1, max_size=4, kwargs=_CONNECT_OPTIONS
+        )
     )
     app = procrastinate.App(connector=connector)
 

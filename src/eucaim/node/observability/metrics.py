@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from eucaim.node.jobs.queue import QUEUE_SCHEMA
 from eucaim.node.models_datasets import DatasetJob
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -50,10 +51,11 @@ class JobQueueCollector(Collector):
                 for status, count in connection.execute(query):
                     jobs.add_metric([str(status)], float(count))
                 if self._engine.dialect.name == "postgresql":
-                    exists = connection.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar()
+                    table = f"{QUEUE_SCHEMA}.procrastinate_jobs"
+                    exists = connection.execute(text(f"SELECT to_regclass('{table}')")).scalar()
                     if exists:
                         rows = connection.execute(
-                            text("SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY status")
+                            text(f"SELECT status::text, count(*) FROM {table} GROUP BY status")
                         )
                         for status, count in rows:
                             queue.add_metric([str(status)], float(count))
