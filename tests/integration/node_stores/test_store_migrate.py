@@ -17,6 +17,7 @@ from pydicom.uid import generate_uid
 
 from eucaim.node.models import Instance
 from tests.support.node_server import deidentified_instance, running_node, stow_body
+from tests.support.orthanc import OrthancServer
 from tests.support.seaweedfs import SeaweedS3
 
 NODE = [sys.executable, "-c", "from eucaim.node.cli import main; main()"]
@@ -33,13 +34,13 @@ def _migrate(data: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
 
 
-def _fill_node(data: Path, tmp_path: Path) -> dict[str, str]:
-    """Store COUNT instances in a filesystem node; return storage key -> sha256 of each."""
+def _fill_node(data: Path, tmp_path: Path, count: int = COUNT) -> dict[str, str]:
+    """Store ``count`` instances in a filesystem node; return storage key -> sha256 of each."""
     with running_node(data) as node:
         token = node.add_user("ing", "data-ingester")
         node.create_biobank("bb", managers=["ing"])
         study, series = generate_uid(), generate_uid()
-        files = [tmp_path / "in" / f"{n}.dcm" for n in range(COUNT)]
+        files = [tmp_path / "in" / f"{n}.dcm" for n in range(count)]
         for n, path in enumerate(files):
             deidentified_instance(path, study_uid=study, series_uid=series, instance_number=n, pixel_seed=n)
         content_type, body = stow_body(files)
@@ -149,3 +150,28 @@ def test_same_store_or_unknown_store_is_refused(tmp_path: Path) -> None:
         capture_output=True, text=True, env=base, timeout=60,
     )  # fmt: skip
     assert no_bucket.returncode == 1 and "EUCAIM_NODE_S3_BUCKET" in no_bucket.stderr
+
+
+def test_migration_into_a_pacs_then_the_node_serves_from_it(
+    orthanc_clean: OrthancServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "node"
+    indexed = _fill_node(data, tmp_path, count=12)
+    pacs = {
+        "EUCAIM_NODE_DICOMWEB_STORE_URL": orthanc_clean.dicomweb_url,
+        "EUCAIM_NODE_DICOMWEB_STORE_USERNAME": orthanc_clean.username,
+        "EUCAIM_NODE_DICOMWEB_STORE_PASSWORD": orthanc_clean.password,
+    }
+    base = {k: v for k, v in os.environ.items() if not k.startswith("EUCAIM_NODE_")}
+    command = [*NODE, "store", "migrate", "--from", "fs", "--to", "dicomweb", "--data", str(data)]
+    done = subprocess.run(command, capture_output=True, text=True, env=base | pacs, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "12 object(s) copied" in done.stdout and orthanc_clean.count() == 12
+    assert orthanc_clean.password not in done.stdout + done.stderr
+
+    for name, value in (pacs | {"EUCAIM_NODE_STORE": "dicomweb"}).items():
+        monkeypatch.setenv(name, value)
+    with running_node(data) as node:
+        for key, sha in indexed.items():
+            with node.context.store.open(key) as f:
+                assert hashlib.sha256(f.read()).hexdigest() == sha
