@@ -59,5 +59,6 @@ def ui(
     )
     console.print(f"workspace {settings.workspace}")
     console.print("open this link in your browser (it holds this run's access token):")
-    console.print(f"  http://{host}:{port}/login?token={settings.token}", soft_wrap=True, markup=False)
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address needs brackets in a URL
+    console.print(f"  http://{shown}:{port}/login?token={settings.token}", soft_wrap=True, markup=False)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
