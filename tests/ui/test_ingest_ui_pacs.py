@@ -51,6 +51,9 @@ def test_search_tick_and_retrieve_studies_from_the_pacs(
     expect(rows).to_have_count(2)
     page.get_by_label("Retrieve ACC2").uncheck()
     page.screenshot(path=shots / "02-pacs.png", full_page=True)
+    expect(page.locator("#pacs")).to_contain_text(
+        "eucaim-ingest pacs find --date-from 2024-01-01 --date-to 2024-12-31 -w"
+    )
     page.get_by_role("button", name="Retrieve ticked studies").click()
     expect(page.locator("#indexed")).to_have_text(
         "3 instances of 1 patients, 1 studies, 1 series indexed.", timeout=20_000

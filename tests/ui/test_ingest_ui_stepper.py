@@ -68,8 +68,8 @@ def test_the_whole_stepper_ends_with_every_instance_on_the_node_and_a_released_d
 
     # 2. Sources: browse to the export folder with the picker, index it.
     _step(page, "Sources").click()
-    page.get_by_role("link", name="📁 exports").click()
-    page.get_by_role("link", name="📁 dicom").click()
+    page.get_by_role("link", name="exports/").click()
+    page.get_by_role("link", name="dicom/").click()
     expect(page.get_by_label("Folder", exact=True)).to_have_value(str(cohort.root))
     expect(page.locator("aside.cli")).to_contain_text(f"eucaim-ingest scan {cohort.root}")
     page.get_by_role("button", name="Index this folder").click()

@@ -44,6 +44,7 @@ class UiSettings:
     clinical_file: Path | None = None
     pacs_found: list[Any] = field(default_factory=list)
     pacs_unmatched: list[str] = field(default_factory=list)
+    pacs_search: list[str] = field(default_factory=list)  # the last search's CLI options
 
 
 def settings_of(request: Request) -> UiSettings:

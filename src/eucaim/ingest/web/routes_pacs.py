@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, UploadFile
@@ -27,6 +28,7 @@ router = APIRouter(prefix="/sources/pacs")
 def pacs_context(settings: UiSettings) -> dict[str, Any]:
     """What the sources page shows about the PACS: its settings, the last search, the commands."""
     pacs = None
+    search = settings.pacs_search or ["--date-from", "2024-01-01", "--modality", "CT"]
     if has_workspace(settings):
         with open_workspace(settings) as ws:
             pacs = ws.config.pacs
@@ -35,12 +37,27 @@ def pacs_context(settings: UiSettings) -> dict[str, Any]:
         "found": settings.pacs_found,
         "unmatched": settings.pacs_unmatched,
         "pacs_commands": [
-            cli(settings, "pacs", "config", "--host", "HOST", "--port", "104", "--called-aet", "PACS"),
+            cli(settings, "pacs", "config", *_config_args(pacs)),
             cli(settings, "pacs", "echo"),
-            cli(settings, "pacs", "find", "--date-from", "2024-01-01", "--modality", "CT"),
-            cli(settings, "pacs", "retrieve", "--list", "accessions.xlsx"),
+            cli(settings, "pacs", "find", *search),
+            cli(settings, "pacs", "retrieve", *search),
         ],
     }
+
+
+def _config_args(pacs: PacsSettings | None) -> list[str]:
+    if pacs is None:
+        return ["--host", "HOST", "--port", "104", "--called-aet", "PACS"]
+    return ["--host", pacs.host, "--port", str(pacs.port), "--called-aet", pacs.called_aet,
+            "--calling-aet", pacs.calling_aet]  # fmt: skip
+
+
+def _search_args(form: dict[str, str | None], list_file: Path | None) -> list[str]:
+    """The ``pacs find``/``retrieve`` options that ask what the form asked."""
+    options = (("patient_id", "--patient-id"), ("accession", "--accession"), ("date_from", "--date-from"),
+               ("date_to", "--date-to"), ("modality", "--modality"))  # fmt: skip
+    args = [part for name, option in options if form.get(name) for part in (option, str(form[name]))]
+    return [*args, "--list", str(list_file)] if list_file else args
 
 
 def _back(request: Request, form: dict[str, str] | None = None, **messages: str) -> Response:
@@ -106,6 +123,8 @@ async def pacs_find(request: Request, accession_list: UploadFile | None = None) 
     list_file = upload_path(settings.workspace / "lists", accession_list.filename if accession_list else None)
     if accession_list is not None and list_file is not None:
         list_file.write_bytes(await accession_list.read())
+    criteria = {n: value(n) for n in ("patient_id", "accession", "date_from", "date_to", "modality")}
+    settings.pacs_search = _search_args(criteria, list_file)
     try:
         queries = build_queries(
             patient_id=value("patient_id"), accession=value("accession"), date_from=value("date_from"),
