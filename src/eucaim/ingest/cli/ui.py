@@ -61,4 +61,5 @@ def ui(
     console.print("open this link in your browser (it holds this run's access token):")
     shown = f"[{host}]" if ":" in host else host  # an IPv6 address needs brackets in a URL
     console.print(f"  http://{shown}:{port}/login?token={settings.token}", soft_wrap=True, markup=False)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    # No access log: request lines carry folder paths and search terms that may name patients.
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
