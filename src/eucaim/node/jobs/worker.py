@@ -43,8 +43,25 @@ async def _requeue_forever(app: procrastinate.App, stalled_after_s: float) -> No
         await asyncio.sleep(stalled_after_s / 3)
 
 
+# After the database went away, wait this long before working the queue again.
+RESTART_DELAY_S = 5.0
+
+
 async def work_queue(context: NodeContext) -> None:
-    """Run the worker until cancelled."""
+    """Run the worker until cancelled; a lost database restarts it instead of ending it."""
+    while True:
+        try:
+            await _work_queue_once(context)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The HTTP side keeps serving (readiness reports the database); jobs wait meanwhile.
+            logger.error("the job queue worker stopped (%s); restarting", type(exc).__name__)
+            await asyncio.sleep(RESTART_DELAY_S)
+
+
+async def _work_queue_once(context: NodeContext) -> None:
     settings = context.settings
     stalled_after = settings.jobs_stalled_after_s
     app = build_queue_app(settings.resolved_database_url, context.sessions, for_worker=True)
