@@ -134,3 +134,23 @@ def test_leftover_multipart_uploads_are_aborted_at_start(seaweedfs: SeaweedS3, s
     assert store.remove_leftovers(now=time.time() + 2 * 86400) == 1
     remaining = [u["Key"] for u in client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", [])]
     assert remaining == ["node-b/bb/1/2/other-node.dcm"]
+
+
+def test_credentials_from_an_aws_style_file(
+    seaweedfs: SeaweedS3, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        f"[node]\naws_access_key_id = {seaweedfs.access_key}\n"
+        f"aws_secret_access_key = {seaweedfs.secret_key}\n"
+    )
+    settings = S3StoreSettings(
+        endpoint_url=seaweedfs.endpoint_url, bucket=s3_bucket, credentials_file=credentials, profile="node"
+    )
+    S3Store(settings).check()
+    credentials.write_text("[node]\naws_access_key_id = someone\naws_secret_access_key = not-the-secret\n")
+    with pytest.raises(TransientError, match="not writable") as raised:
+        S3Store(settings).check()
+    assert "not-the-secret" not in str(raised.value)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import boto3  # type: ignore[import-untyped]
+import botocore.session  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
@@ -270,11 +271,13 @@ class _RangedObject(io.RawIOBase):
 
 
 def _make_client(settings: S3StoreSettings) -> Any:
-    session = boto3.session.Session()
+    core = botocore.session.get_session()
     if settings.credentials_file is not None:
-        # botocore reads the file named here instead of ~/.aws/credentials, with the chosen profile.
-        session._session.set_config_variable("credentials_file", str(settings.credentials_file))
-        session._session.set_config_variable("profile", settings.profile)
+        # Set before anything reads the configuration, which botocore caches on first use: then
+        # the file named here is read instead of ~/.aws/credentials, with the chosen profile.
+        core.set_config_variable("credentials_file", str(settings.credentials_file))
+        core.set_config_variable("profile", settings.profile)
+    session = boto3.session.Session(botocore_session=core)
     keys: dict[str, str] = {}
     if settings.access_key_id is not None and settings.secret_access_key is not None:
         keys = {
