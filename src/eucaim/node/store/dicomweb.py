@@ -30,6 +30,7 @@ import httpx
 from eucaim.errors import ConfigError, Conflict, NotFound, TransientError
 from eucaim.node.store.config import DicomwebStoreSettings
 from eucaim.node.store.write_once import sha256_of
+from eucaim.tls import client_context
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +63,10 @@ class DicomwebStore:
         self.root = settings.url.rstrip("/")
         self.orthanc_url = settings.orthanc_url.rstrip("/") if settings.orthanc_url else None
         # One pooled client for every thread of the process (httpx clients are thread-safe).
+        # TLS to the PACS is 1.3 only, as everywhere in the project (eucaim.tls).
+        verify = client_context() if self.root.startswith("https://") else True
         self.client = httpx.Client(
-            auth=auth, timeout=settings.timeout_s, limits=httpx.Limits(max_connections=16)
+            auth=auth, timeout=settings.timeout_s, limits=httpx.Limits(max_connections=16), verify=verify
         )
 
     def __repr__(self) -> str:
