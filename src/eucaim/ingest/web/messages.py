@@ -89,6 +89,7 @@ MESSAGES: dict[str, str] = {
     "review.series": "Series",
     "review.instances": "Instances",
     "review.caption": "Indexed series ({n} shown)",
+    "review.capped": "of {n} matching: filter by modality or state to see the others.",
     "review.none": "Nothing indexed yet: choose a source first.",
     "review.preview": "De-identification preview",
     "review.preview_intro": "A dry run of profile {profile} on {n} indexed instance(s): "

@@ -18,6 +18,8 @@ from eucaim.ingest.workspace import Workspace
 router = APIRouter()
 # The dry run de-identifies in memory, one file at a time; a sample keeps the page quick on big cohorts.
 PREVIEW_SAMPLE = 200
+# A browser table past a few thousand rows stops being readable or quick; filters narrow it.
+MAX_ROWS = 2000
 
 
 @dataclass
@@ -59,12 +61,15 @@ def review_page(request: Request, modality: str = "", state: str = "", preview: 
         for s in all_lines
         if (not modality or s.modality == modality) and (not state or s.states.get(state))
     ]
+    matching = len(lines)
+    lines = lines[:MAX_ROWS]
     quarantined = [r for r in rows if r.state is InstanceState.QUARANTINED]
     return render(
         request,
         "review.html",
         "review",
         lines=lines,
+        matching=matching,
         total=len(all_lines),
         modalities=sorted({s.modality for s in all_lines}),
         states=[s.value for s in InstanceState],
