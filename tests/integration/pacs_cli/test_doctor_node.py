@@ -74,7 +74,8 @@ def test_a_wrong_token_is_red_with_a_hint(seeded_node: SeededNode, tmp_path: Pat
 
     assert result.exit_code == 1
     assert "✗ token: the node refused the token (401)" in result.stdout
-    assert "→ ask the node administrator for a new API token" in result.stdout
+    assert "ask the node administrator for a new API token" in " ".join(result.stdout.split())
+    assert "eucaim-ingest login" in result.stdout
     assert "– biobank rights: not checked: the token was refused" in result.stdout
     assert "✓ node reachable" in result.stdout
 
