@@ -282,7 +282,7 @@ def _index_one(
                 stored_sha, stored_key = row
                 if stored_key != item.key:
                     # Lost the race: the row points at the winner's object, ours is unindexed.
-                    store.delete(item.key)
+                    _delete_orphan(store, item.key)
                 failure = check_against_stored(
                     item.header, stored_sha256=stored_sha, received_sha256=item.part.sha256
                 )
@@ -345,3 +345,11 @@ def _index(session: Session, biobank_id: int, item: _New, cache: dict[tuple[str,
         )
     )
     session.flush()
+
+
+def _delete_orphan(store: ImageStore, key: str) -> None:
+    # Best effort: an unindexed object is harmless garbage, and the answer must not depend on it.
+    try:
+        store.delete(key)
+    except (OSError, TransientError) as exc:
+        logger.warning("could not delete the unindexed object %s: %s", key, exc)
