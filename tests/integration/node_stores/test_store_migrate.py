@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -55,6 +56,13 @@ def _fill_node(data: Path, tmp_path: Path, count: int = COUNT) -> dict[str, str]
             return {row.storage_key: row.sha256 for row in session.query(Instance)}
 
 
+def _counts(summary: str) -> tuple[int, int]:
+    """Return (copied, already there) from the command's summary line."""
+    found = re.search(r"(\d+) object\(s\) copied .*?, (\d+) already in", summary)
+    assert found, summary
+    return int(found[1]), int(found[2])
+
+
 def _bucket_digests(seaweedfs: SeaweedS3, bucket: str) -> dict[str, str]:
     client = seaweedfs.client()
     digests = {}
@@ -73,31 +81,34 @@ def test_migration_killed_midway_resumes_verifies_and_is_idempotent(
     env = _env(seaweedfs, s3_bucket)
     state_file = data / "store-migration-filesystem-to-s3.json"
 
+    # Niced, so that on a busy machine this test's polling still sees it midway.
     process = subprocess.Popen(
-        [*NODE, "store", "migrate", "--from", "fs", "--to", "s3", "--data", str(data)],
+        ["nice", "-n", "19", *NODE, "store", "migrate", "--from", "fs", "--to", "s3", "--data", str(data)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if state_file.exists() and json.loads(state_file.read_text())["copied"] >= 10:
+        if state_file.exists() and json.loads(state_file.read_text())["copied"] >= 5:
             break
         time.sleep(0.005)
     process.send_signal(signal.SIGKILL)
     process.wait(10)
     assert process.returncode == -signal.SIGKILL
     done_before = json.loads(state_file.read_text())["copied"]
-    assert 10 <= done_before < COUNT  # killed midway
+    assert 5 <= done_before < COUNT, "the migration ended before the kill"
 
     resumed = _migrate(data, env)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"{COUNT} object(s) copied" in resumed.stdout and "0 failed" in resumed.stdout
-    assert "migration complete" in resumed.stdout
+    copied, present = _counts(resumed.stdout)
+    # The kill may land between a put and its progress record: that object is found and verified.
+    assert copied + present == COUNT and present <= 1
+    assert "0 failed" in resumed.stdout and "migration complete" in resumed.stdout
     assert _bucket_digests(seaweedfs, s3_bucket) == indexed  # every object, the bytes its row names
 
     again = _migrate(data, env)  # nothing new: nothing written again
-    assert again.returncode == 0 and f"{COUNT} object(s) copied" in again.stdout
+    assert again.returncode == 0 and _counts(again.stdout) == (copied, present)
 
     # The operator's switch: the same node, configured for S3, serves the migrated objects.
     for name, value in seaweedfs.node_settings(s3_bucket).items():
