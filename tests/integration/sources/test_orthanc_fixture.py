@@ -59,4 +59,6 @@ def test_receiver_port_is_free_for_our_receiver(orthanc: OrthancServer) -> None:
     import socket
 
     with socket.socket() as sock:
+        # A receiver an earlier test ran there leaves TIME_WAIT sockets; a server binds past them.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((orthanc.host, orthanc.receiver_port))

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from eucaim.errors import ConfigError
 from eucaim.ingest.cli.app import WorkspaceOption, app, console, resolve_workspace_path
@@ -241,13 +240,15 @@ def status(
             )
             return
         datasets = client.list()
-    table = Table()
-    for column in ("id", "name", "state", "job", "subjects", "studies"):
-        table.add_column(column, no_wrap=column == "id")
+    # One line per dataset rather than a table: on a narrow terminal a table cuts the id, which is
+    # what the user copies into the next command.
+    console.print(f"{'id':<36}  {'state':<11} {'job':<9} {'subjects':>8} {'studies':>8}  name", markup=False)
     for d in datasets:
         agg = d.get("aggregates") or {}
         job = (d.get("job") or {}).get("status", "")
-        table.add_row(
-            d["id"], d["name"], d["state"], job, str(agg.get("subjects", "")), str(agg.get("studies", ""))
+        console.print(
+            f"{d['id']:<36}  {d['state']:<11} {job:<9} {agg.get('subjects', '')!s:>8} "
+            f"{agg.get('studies', '')!s:>8}  {d['name']}",
+            markup=False,
+            soft_wrap=True,
         )
-    console.print(table)
