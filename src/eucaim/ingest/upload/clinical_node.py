@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from eucaim.errors import AuthenticationError, UploadError
-from eucaim.ingest.upload.http import RetryPolicy, build_client, raise_for_transient
+from eucaim.errors import UploadError
+from eucaim.ingest.upload.http import BearerAuth, RetryPolicy, build_client, raise_for_transient
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +89,7 @@ class ClinicalNodeClient:
         self._client = build_client(
             self.base_url, ca_bundle=ca_bundle, timeout_s=timeout_s, transport=transport
         )
-        self._token_provider = token_provider
-        self._token = token_provider()
+        self._auth = BearerAuth(token_provider)
         self._retry = retry or RetryPolicy()
 
     def close(self) -> None:
@@ -103,20 +102,9 @@ class ClinicalNodeClient:
         self.close()
 
     def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        for refreshed in (False, True):
-            headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
-            response = self._client.request(method, url, headers=headers, **kwargs)
-            if response.status_code != 401 or refreshed:
-                break
-            logger.info("node answered 401; reading the token again")
-            self._token = self._token_provider()
-        if response.status_code == 401:
-            raise AuthenticationError(
-                f"the node refused our credentials (401) at {self.base_url}",
-                status_code=401,
-                hint="ask the node administrator for a new API token, then run "
-                "`eucaim-ingest init ... --token-file FILE` again",
-            )
+        response = self._auth.request(
+            self._client, method, url, headers={"Accept": "application/json"}, **kwargs
+        )
         if response.status_code == 403:
             raise UploadError(
                 f"the node refused access (403) to the clinical records of biobank {self.biobank}",

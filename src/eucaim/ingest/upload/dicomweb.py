@@ -18,10 +18,10 @@ from pathlib import Path
 
 import httpx
 
-from eucaim.errors import AuthenticationError, UploadError
+from eucaim.errors import UploadError
 from eucaim.ingest.pipeline.pacing import RateLimiter
 from eucaim.ingest.upload.base import OutgoingInstance, PayloadTooLarge, SendResult
-from eucaim.ingest.upload.http import RetryPolicy, build_client, raise_for_transient
+from eucaim.ingest.upload.http import BearerAuth, RetryPolicy, build_client, raise_for_transient
 from eucaim.ingest.upload.stow_response import parse_store_response
 
 logger = logging.getLogger(__name__)
@@ -69,17 +69,13 @@ class DicomwebTarget:
         )
         if auth is not None:
             self._client.auth = auth
-        self._token_provider = token_provider
-        self._token = token_provider() if token_provider else None
+        self._auth = BearerAuth(token_provider)
         self._retry = retry or RetryPolicy()
 
     def close(self) -> None:
         self._client.close()
 
     # -- authentication ------------------------------------------------------------------------
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
     def _request(
         self,
@@ -90,27 +86,16 @@ class DicomwebTarget:
         headers: dict[str, str] | None = None,
         make_body: Callable[[], _Body] | None = None,
     ) -> httpx.Response:
-        """One request with the auth rules: a 401 re-reads the token once, then stops."""
-        for refreshed in (False, True):
-            body = make_body() if make_body else None
-            response = self._client.request(
-                method,
-                url,
-                params=params,
-                headers={**self._headers(), **(headers or {}), **(body.headers if body else {})},
-                content=body.content if body else None,
-            )
-            if response.status_code != 401 or self._token_provider is None or refreshed:
-                break
-            logger.info("node answered 401; reading the token again")
-            self._token = self._token_provider()
-        if response.status_code == 401:
-            raise AuthenticationError(
-                f"the node refused our credentials (401) at {self.base_url}",
-                status_code=401,
-                hint="ask the node administrator for a new API token, then run "
-                "`eucaim-ingest init ... --token-file FILE` again",
-            )
+        """One request with the auth rules (a 401 re-reads the token once, then stops)."""
+
+        def body() -> tuple[dict[str, str], object]:
+            assert make_body is not None
+            built = make_body()
+            return built.headers, built.content
+
+        response = self._auth.request(
+            self._client, method, url, params=params, headers=headers, make_body=body if make_body else None
+        )
         if response.status_code == 403:
             raise UploadError(
                 f"the node refused access (403) to {self.base_url}",

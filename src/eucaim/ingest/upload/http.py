@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
 from eucaim import __version__
-from eucaim.errors import ConfigError, TransientError, UploadError
+from eucaim.errors import AuthenticationError, ConfigError, TransientError, UploadError
 from eucaim.tls import client_context
 
 logger = logging.getLogger(__name__)
@@ -93,6 +93,57 @@ def raise_for_transient(response: httpx.Response) -> None:
             status_code=response.status_code,
             retry_after=retry_after_seconds(response),
         )
+
+
+class BearerAuth:
+    """A node's bearer token, with the one re-read allowed after a 401.
+
+    The token is read again once (the user may have replaced the file, or an OIDC login renewed
+    it); a second 401 stops with a message saying what to do. Shared by every client of our node.
+    """
+
+    def __init__(self, provider: Callable[[], str] | None) -> None:
+        self._provider = provider
+        self._token = provider() if provider else None
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+
+    def request(
+        self,
+        client: httpx.Client,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        make_body: Callable[[], tuple[dict[str, str], object]] | None = None,
+        params: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send one request; ``make_body`` rebuilds (headers, content) for each attempt."""
+        for refreshed in (False, True):
+            body_headers, content = make_body() if make_body else ({}, None)
+            response = client.request(
+                method,
+                url,
+                params=params,
+                headers={**self.headers(), **(headers or {}), **body_headers},
+                content=content,  # type: ignore[arg-type]
+                **kwargs,
+            )
+            if response.status_code != 401 or self._provider is None or refreshed:
+                break
+            logger.info("node answered 401; reading the token again")
+            self._token = self._provider()
+        if response.status_code == 401:
+            raise AuthenticationError(
+                f"the node refused our credentials (401) at {client.base_url}",
+                status_code=401,
+                hint="sign in again with `eucaim-ingest login` if the node uses OIDC; otherwise ask "
+                "the node administrator for a new API token, then run "
+                "`eucaim-ingest init ... --token-file FILE` again",
+            )
+        return response
 
 
 class TlsError(UploadError):
