@@ -166,6 +166,8 @@ def test_a_proxy_with_credentials_is_shown_without_them(seeded_node: SeededNode,
 def test_a_busy_receiver_port_is_a_warning(orthanc: OrthancServer, tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws", orthanc)
     with socket.socket() as busy:
+        # Earlier receivers on this port leave TIME_WAIT sockets; a listening server binds past them.
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         busy.bind(("0.0.0.0", orthanc.receiver_port))
         busy.listen()
 
