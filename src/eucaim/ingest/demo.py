@@ -217,8 +217,39 @@ def _print_entry(console: Console, entry: dict[str, Any], url: str) -> None:
     console.print(f"  DCAT-AP: {url}/catalogue/datasets/{entry.get('id')}/dcat.ttl")
 
 
-def run_demo(console: Console, *, base: Path | None = None, patients: int = 10) -> int:
-    """Run the whole flow; return the process exit code."""
+def _show_applications(
+    console: Console, url: str, ws_path: Path, cohort_root: Path, validator_token: str, *, serve: bool
+) -> None:
+    """Print where both web applications are; with ``serve``, run the ingest UI until Ctrl-C."""
+    console.print(Rule("the web applications"))
+    console.print(f"node portal: {url}/portal/ (public catalogue; sign in as the validator with")
+    console.print(f"  this demo's throwaway token: {validator_token})", soft_wrap=True, markup=False)
+    if not serve:
+        console.print(
+            f"Data Ingestion tool: `eucaim-ingest ui -w {ws_path}` (or rerun the demo with --serve)"
+        )
+        return
+    import uvicorn
+
+    from eucaim.ingest.web.app import create_app, new_token
+    from eucaim.ingest.web.deps import UiSettings
+
+    settings = UiSettings(
+        workspace=ws_path.resolve(), browse_root=cohort_root.parent.resolve(), token=new_token()
+    )
+    port = free_port()
+    console.print(
+        f"Data Ingestion tool: http://127.0.0.1:{port}/login?token={settings.token}",
+        soft_wrap=True,
+        markup=False,
+    )
+    console.print("both stay up until you press Ctrl-C")
+    # No access log: request lines carry folder paths that may name patients.
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def run_demo(console: Console, *, base: Path | None = None, patients: int = 10, serve: bool = False) -> int:
+    """Run the whole flow; return the process exit code. ``serve`` leaves both web apps running."""
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="eucaim-demo-", dir=base))
     node_data, ws_path = tmp / "node", tmp / "workspace"
@@ -308,6 +339,9 @@ def run_demo(console: Console, *, base: Path | None = None, patients: int = 10) 
             and not leaks
             and not (seen.patient_ids & originals)
         )
+        if serve:
+            console.print(f"the flow {'[green]passed' if ok else '[red]FAILED'}[/]; serving the applications")
+        _show_applications(console, url, ws_path, cohort.root, validator_token, serve=serve)
     console.print(Rule("done"))
     console.print(
         f"{'[green]demo passed' if ok else '[red]demo FAILED'}[/] in {time.monotonic() - started:.1f} s; "
