@@ -39,17 +39,8 @@ class FilesystemStore:
         """
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging_dir = self.root / STAGING / _process_tag()
-        staging_dir.mkdir(parents=True, exist_ok=True)
-        staging = staging_dir / f"{uuid.uuid4().hex}.tmp"
+        staging = self._stage(source)
         try:
-            try:
-                os.link(source, staging)
-            except OSError:
-                # Another filesystem (or no hard links): copy, so the rename below stays atomic.
-                shutil.copyfile(source, staging)
-            with staging.open("rb+") as f:
-                os.fsync(f.fileno())
             os.replace(staging, target)
         except BaseException:
             staging.unlink(missing_ok=True)
@@ -64,16 +55,8 @@ class FilesystemStore:
         if target.exists():
             return self._consume_if_same(key, source, sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging_dir = self.root / STAGING / _process_tag()
-        staging_dir.mkdir(parents=True, exist_ok=True)
-        staging = staging_dir / f"{uuid.uuid4().hex}.tmp"
+        staging = self._stage(source)
         try:
-            try:
-                os.link(source, staging)
-            except OSError:
-                shutil.copyfile(source, staging)
-            with staging.open("rb+") as f:
-                os.fsync(f.fileno())
             # link() never replaces: of two racing writers, exactly one creates the target.
             os.link(staging, target)
         except FileExistsError:
@@ -84,6 +67,25 @@ class FilesystemStore:
         source.unlink(missing_ok=True)
         logger.debug("stored object %s", key)
         return True
+
+    def _stage(self, source: Path) -> Path:
+        """Put ``source``'s bytes, fsynced, in this process's staging folder (same filesystem as
+        the targets, so the final rename or link is atomic). The caller removes it after use."""
+        staging_dir = self.root / STAGING / _process_tag()
+        staging_dir.mkdir(parents=True, exist_ok=True)
+        staging = staging_dir / f"{uuid.uuid4().hex}.tmp"
+        try:
+            try:
+                os.link(source, staging)
+            except OSError:
+                # Another filesystem (or no hard links): copy, so the rename stays atomic.
+                shutil.copyfile(source, staging)
+            with staging.open("rb+") as f:
+                os.fsync(f.fileno())
+        except BaseException:
+            staging.unlink(missing_ok=True)
+            raise
+        return staging
 
     def _consume_if_same(self, key: str, source: Path, sha256: str) -> bool:
         from eucaim.node.store.write_once import holds_same_bytes
