@@ -147,3 +147,29 @@ def test_push_records_every_patient_in_the_vault(ws: Workspace, cohort: Cohort) 
     # The file on disk does not hold the originals in clear.
     blob = ws.vault_path.read_bytes()
     assert not any(p.patient_id.encode() in blob for p in cohort.patients)
+
+
+def test_resends_also_wait_for_the_time_window(ws: Workspace) -> None:
+    from datetime import datetime
+
+    from eucaim.ingest.pipeline.pacing import TimeWindow
+    from eucaim.ingest.upload.base import SendResult
+
+    class ForgetfulFirstTime(MemoryTarget):
+        """Answers the first request without mentioning any instance, so they are sent again."""
+
+        def send(self, study_uid: str, batch: list[OutgoingInstance]) -> SendResult:  # type: ignore[override]
+            if self.requests == 0:
+                self.requests += 1
+                return SendResult()
+            return super().send(study_uid, batch)
+
+    slept: list[float] = []
+    target = ForgetfulFirstTime()
+    options = PushOptions(
+        workers=1, concurrency=1, batch_bytes=10_000_000, window=TimeWindow.parse("22:00-06:00")
+    )
+    summary = push(ws, target, options, now=lambda: datetime(2026, 3, 1, 21, 0), sleep=slept.append)
+    assert summary.ok
+    assert target.requests > 1
+    assert len(slept) == target.requests  # every request, resends included, waited for the window

@@ -110,6 +110,7 @@ def _push(
                 batch_bytes=options.batch_bytes,
                 concurrency=options.concurrency,
                 on_event=on_event,
+                before_send=waiter,  # a resend respects the transfer window like the first send
             )
             _add_send(summary, sent)
         else:

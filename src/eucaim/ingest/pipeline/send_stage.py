@@ -150,11 +150,15 @@ def run_send(
     batch_bytes: int,
     concurrency: int,
     on_event: EventHandler,
+    before_send: Callable[[], None] | None = None,
 ) -> SendStats:
-    """Send de-identified ``rows`` in study batches; settle each instance from the target's answer."""
+    """Send de-identified ``rows`` in study batches; settle each instance from the target's answer.
+
+    ``before_send`` runs before each batch (the time window waits there).
+    """
     items = [outgoing(r) for r in rows]
     on_event(StageStarted(Stage.SEND, len(items), sum(i.size for i in items)))
-    sender = BatchSender(state, target, concurrency=concurrency, on_event=on_event)
+    sender = BatchSender(state, target, concurrency=concurrency, on_event=on_event, before_send=before_send)
     for study_uid, batch in plan_batches(items, max_bytes=batch_bytes):
         sender.submit(study_uid, batch)
     stats = sender.join()
