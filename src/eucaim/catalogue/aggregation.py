@@ -4,7 +4,10 @@ Unlike EUCAIM's reference service this counts subjects and studies separately (e
 ``subjects``, ``studies`` and, for series-level values, ``series``); reads every series, not the
 first file of one; treats age 0 as a known age; and leaves an unknown bound ``None``, never 0.
 Clinical values (sex, age at diagnosis, diagnosis, diagnosis year) win over DICOM for the subjects
-that have them. The keys of the inputs are opaque: nothing in the output names a subject or study.
+that have them. Next to the ranges, histograms: subjects per 5-year age band (``ageGroups``, with an
+open top band ``90+``) and studies per acquisition year (``acquisitionYears``), each with an
+``Unknown`` row last, shaped like the term counts so that suppression treats them alike.
+The keys of the inputs are opaque: nothing in the output names a subject or study.
 Suppression of small counts is a separate step (:mod:`eucaim.catalogue.disclosure`).
 """
 
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eucaim.catalogue.harmonise import (
+    UNKNOWN_TERM,
     Term,
     body_part_term,
     diagnosis_term,
@@ -26,6 +30,8 @@ from eucaim.catalogue.harmonise import (
 )
 
 _AGE = re.compile(r"^(\d{1,3})([DWMY])$")
+AGE_BAND = 5
+TOP_AGE_BAND = 90  # ages from here on share one band: a very old age is itself identifying
 _DAYS_PER_UNIT = {"D": 1.0, "W": 7.0, "M": 365.25 / 12, "Y": 365.25}
 
 
@@ -134,6 +140,7 @@ def aggregate(
     sex = _subject_terms(studies_of, clinical, sex_term, lambda c: c.sex, lambda st: st.sex)
     diagnosis = _subject_terms(studies_of, clinical, diagnosis_term, lambda c: c.diagnosis, lambda st: None)
     ages, age_unknown_studies, age_unknown_subjects = _ages(studies_of, clinical)
+    age_groups = _histogram(_age_members(studies_of, clinical), _age_band)
     acquisition = [y for st in study_rows.values() if (y := _year(st.date)) is not None]
     diagnosis_years = [c.diagnosis_year for c in clinical.values() if c.diagnosis_year is not None]
     return {
@@ -150,7 +157,11 @@ def aggregate(
         "ageYears": _range(
             ages, {"unknownSubjects": age_unknown_subjects, "unknownStudies": age_unknown_studies}
         ),
+        "ageGroups": age_groups,
         "acquisitionYear": _range(acquisition, {"unknownStudies": len(study_rows) - len(acquisition)}),
+        "acquisitionYears": _histogram(
+            ((st.subject, st.study, _year(st.date)) for st in study_rows.values()), str
+        ),
         "diagnosisYear": _range(
             diagnosis_years, {"unknownSubjects": len(subject_keys) - len(diagnosis_years)}
         ),
@@ -200,3 +211,46 @@ def _ages(
             unknown_subjects += 1
         ages.extend(int(a) for a in known)
     return ages, unknown_studies, unknown_subjects
+
+
+def age_band(age: int) -> tuple[int, int | None]:
+    """Return the band holding ``age`` in whole years: ``(40, 44)``, or ``(90, None)`` from TOP_AGE_BAND."""
+    if age >= TOP_AGE_BAND:
+        return TOP_AGE_BAND, None
+    low = age - age % AGE_BAND
+    return low, low + AGE_BAND - 1
+
+
+def _age_band(age: int) -> str:
+    low, high = age_band(age)
+    return f"{low}+" if high is None else f"{low}-{high}"
+
+
+def _age_members(
+    studies_of: Mapping[str, list[StudyFacts]], clinical: Mapping[str, SubjectFacts]
+) -> Iterable[tuple[str, str, int | None]]:
+    """Yield (subject, study, age in whole years or None) with the same precedence as :func:`_ages`."""
+    for subject, its_studies in studies_of.items():
+        record = clinical.get(subject)
+        for st in its_studies:
+            if record is not None and record.age_at_diagnosis is not None:
+                yield subject, st.study, int(record.age_at_diagnosis)
+            else:
+                age = age_in_years(st.age)
+                yield subject, st.study, None if age is None else int(age)
+
+
+def _histogram(
+    members: Iterable[tuple[str, str, int | None]], label: Callable[[int], str]
+) -> list[dict[str, Any]]:
+    """Count subjects and studies per bin of a number, in the bins' order; ``None`` goes to Unknown, last."""
+    keyed: dict[Term, list[tuple[str, str, str | None]]] = defaultdict(list)
+    order: dict[Term, int] = {}
+    for subject, study, value in members:
+        term = Term(label(value)) if value is not None else UNKNOWN_TERM
+        order.setdefault(term, value if value is not None else 10**6)  # any member orders its bin
+        keyed[term].append((subject, study, None))
+    rows = _term_counts(keyed, with_series=False)
+    rank = {t.label: order[t] for t in keyed}
+    rows.sort(key=lambda r: rank[r["label"]])
+    return rows

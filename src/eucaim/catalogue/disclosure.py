@@ -6,6 +6,10 @@ withheld (``None`` bounds, ``"suppressed": true``) when fewer subjects than the 
 Size in bytes is not a count of people and stays. The ends of the public age range are widened
 to whole 5-year bands (``[30, 74]`` for ages 32 to 72), so they no longer give the exact age of
 the youngest and the oldest subject; years are shown as they are.
+
+The histograms (subjects per age band, studies per acquisition year) are term counts like the
+others, each bin suppressed on its own; and when their range is withheld they are withheld too
+(an empty list), since a bin's label would otherwise show what the withheld range hides.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from typing import Any
 AGE_BAND = 5
 COUNT_KEYS = frozenset({"subjects", "studies", "series", "instances", "unknownSubjects", "unknownStudies"})
 RANGE_KEYS = ("ageYears", "acquisitionYear", "diagnosisYear")
-TERM_KEYS = ("modality", "bodyPart", "manufacturer", "sex", "diagnosis")
+TERM_KEYS = ("modality", "bodyPart", "manufacturer", "sex", "diagnosis", "ageGroups", "acquisitionYears")
+# histogram key -> the range whose withholding withholds it
+HISTOGRAM_RANGES = {"ageGroups": "ageYears", "acquisitionYears": "acquisitionYear"}
 
 Count = int | str
 
@@ -50,6 +56,9 @@ def public_aggregates(aggregates: dict[str, Any], *, threshold: int) -> dict[str
             "suppressed": withheld,
             **{k: suppress_count(int(v), threshold) for k, v in rng.items() if k in COUNT_KEYS},
         }
+    for key, range_key in HISTOGRAM_RANGES.items():
+        if out[range_key]["suppressed"]:
+            out[key] = []
     return out
 
 

@@ -20,7 +20,8 @@ CATEGORIES = (
     ("diagnosis", "chart.diagnosis", "subjects"),
 )
 # Histograms, drawn instead of the matching range when the aggregates carry bins (rows shaped
-# like the categories': {"label": "40-44", "subjects": 7 | "<5"}); until then the range is drawn.
+# like the categories': {"label": "40-44", "subjects": 7 | "<5"}); aggregates computed before the
+# bins existed, or whose range is withheld (no bins then), get the range.
 HISTOGRAMS = (
     ("ageGroups", "chart.age_groups", "subjects", "ageYears"),
     ("acquisitionYears", "chart.acquisition_years", "studies", "acquisitionYear"),
@@ -40,6 +41,15 @@ class Figure:
     title: str
     svg: Markup
     rows: list[tuple[str, str]]
+    note: str = ""
+
+
+# Dates are shifted back per subject at de-identification, so the years shown are not the real ones.
+NOTES = {"acquisitionYears": "chart.shifted_years", "acquisitionYear": "chart.shifted_years"}
+
+
+def _note(key: str) -> str:
+    return text(NOTES[key]) if key in NOTES else ""
 
 
 def figures(aggregates: Mapping[str, Any] | None, *, threshold: int) -> list[Figure]:
@@ -63,7 +73,7 @@ def figures(aggregates: Mapping[str, Any] | None, *, threshold: int) -> list[Fig
             title = text(title_key)
             bars = bars_from_rows(rows, measure)
             svg = bar_chart(key, title, bars, suppressed_text=suppressed)
-            out.append(Figure(key, title, svg, [(b.label, b.shown) for b in bars]))
+            out.append(Figure(key, title, svg, [(b.label, b.shown) for b in bars], _note(key)))
             binned.add(replaces)
     for key, title_key, axis in RANGES:
         rng = aggregates.get(key) or {}
@@ -89,6 +99,12 @@ def figures(aggregates: Mapping[str, Any] | None, *, threshold: int) -> list[Fig
             else note
         )
         out.append(
-            Figure(key, title, svg, [(title, shown)] + ([("", note)] if note and low is not None else []))
+            Figure(
+                key,
+                title,
+                svg,
+                [(title, shown)] + ([("", note)] if note and low is not None else []),
+                _note(key),
+            )
         )
     return out

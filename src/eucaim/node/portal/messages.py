@@ -82,6 +82,8 @@ ENGLISH: dict[str, str] = {
     "chart.acquisition_years": "Acquisition year (studies)",
     "chart.diagnosis_year": "Diagnosis years",
     "chart.range": "from {low} to {high}",
+    "chart.shifted_years": "Years as stored: eucaim-ingest de-identification moves each subject's dates "
+    "back by 1 to 10 years by default (one offset per subject), so the real years are later.",
     "chart.withheld": "withheld: fewer than {threshold} subjects have a value",
     "chart.no_values": "no known value",
     "chart.unknown": "unknown for {count}",
