@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 
 from eucaim.ingest.cli.app import WorkspaceOption, app, console, resolve_workspace_path
-from eucaim.ingest.workspace import Workspace
 
 biobank_app = typer.Typer(help="Ask the node for a biobank and follow your requests.", no_args_is_help=True)
 app.add_typer(biobank_app, name="biobank")
@@ -25,6 +24,7 @@ def request(
     """Ask for a new biobank; an admin of the node approves (you become its manager) or declines."""
     from eucaim.ingest.node_accounts import bearer_token, request_biobank
     from eucaim.ingest.upload.http import build_client
+    from eucaim.ingest.workspace import Workspace
 
     with Workspace.open(resolve_workspace_path(workspace)) as ws:
         token = bearer_token(ws)
@@ -39,6 +39,7 @@ def requests(workspace: WorkspaceOption = None) -> None:
     """Show your biobank requests and their answers (with the reason of a decline)."""
     from eucaim.ingest.node_accounts import bearer_token, my_requests
     from eucaim.ingest.upload.http import build_client
+    from eucaim.ingest.workspace import Workspace
 
     with Workspace.open(resolve_workspace_path(workspace)) as ws:
         token = bearer_token(ws)

@@ -7,11 +7,8 @@ from typing import Annotated
 
 import typer
 
-from eucaim.deid.profile import DEFAULT_PROFILE
 from eucaim.errors import ConfigError
 from eucaim.ingest.cli.app import WorkspaceOption, app, console, err_console, resolve_workspace_path
-from eucaim.ingest.folder_deid import deidentify_tree
-from eucaim.ingest.workspace import Workspace, read_secret
 
 
 @app.command("deid")
@@ -27,6 +24,10 @@ def deid_command(
     workspace: WorkspaceOption = None,
 ) -> None:
     """De-identify IN_DIR into OUT_DIR/<pseudonym>/<study>/<series>/<instance>.dcm."""
+    from eucaim.deid.profile import DEFAULT_PROFILE
+    from eucaim.ingest.folder_deid import deidentify_tree
+    from eucaim.ingest.workspace import Workspace, read_secret
+
     if not in_dir.is_dir():
         raise ConfigError(f"{in_dir} is not a folder")
     if secret_file is not None:

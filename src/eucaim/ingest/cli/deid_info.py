@@ -11,7 +11,6 @@ from rich.table import Table
 
 from eucaim.errors import ConfigError
 from eucaim.ingest.cli.app import WorkspaceOption, app, console, err_console, resolve_workspace_path
-from eucaim.ingest.workspace import Workspace
 
 profile_app = typer.Typer(help="Inspect de-identification profiles.", no_args_is_help=True)
 app.add_typer(profile_app, name="profile")
@@ -70,6 +69,7 @@ def check(
     from eucaim.deid.preview import preview
     from eucaim.deid.profile import load_profile
     from eucaim.ingest.scanner import iter_files
+    from eucaim.ingest.workspace import Workspace
 
     with Workspace.open(resolve_workspace_path(workspace)) as ws:
         secret = ws.secret
@@ -116,7 +116,7 @@ def vault_export(
     import datetime as dt
 
     from eucaim.deid.vault import Vault, export_csv
-    from eucaim.ingest.workspace import write_private_file
+    from eucaim.ingest.workspace import Workspace, write_private_file
 
     if not authorised:
         raise ConfigError(

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.markup import escape
 
 from eucaim.ingest.cli.app import WorkspaceOption, app, console, resolve_workspace_path
-from eucaim.ingest.doctor import Check, run_checks
+
+if TYPE_CHECKING:
+    from eucaim.ingest.doctor import Check
 
 MARKS = {
     "ok": "[green]✓[/]",
@@ -26,6 +30,8 @@ def print_check(check: Check) -> None:
 @app.command()
 def doctor(workspace: WorkspaceOption = None) -> None:
     """Check the node, TLS, proxy, token and rights, the PACS, disk space, secret and profile."""
+    from eucaim.ingest.doctor import run_checks
+
     path = resolve_workspace_path(workspace)
     with console.status("checking"):
         checks = run_checks(path)

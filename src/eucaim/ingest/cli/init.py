@@ -9,9 +9,6 @@ import typer
 
 from eucaim.errors import ConfigError
 from eucaim.ingest.cli.app import WorkspaceOption, app, console, resolve_workspace_path
-from eucaim.ingest.config import NodeConfig
-from eucaim.ingest.upload.http import check_url_security
-from eucaim.ingest.workspace import Workspace
 
 
 def _read_password(password_file: Path) -> str:
@@ -60,6 +57,10 @@ def init(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Create (or re-point) a workspace: config, state database and a new site secret."""
+    from eucaim.ingest.config import NodeConfig
+    from eucaim.ingest.upload.http import check_url_security
+    from eucaim.ingest.workspace import Workspace
+
     if kind not in ("eucaim", "xnat"):
         raise ConfigError(f"--kind must be eucaim or xnat, not {kind!r}")
     node_kind: Literal["eucaim", "xnat"] = "xnat" if kind == "xnat" else "eucaim"

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
 
 from eucaim.errors import AuthenticationError, ConfigError
 from eucaim.ingest.cli.app import WorkspaceOption, app, console, err_console, resolve_workspace_path
-from eucaim.ingest.workspace import Workspace
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @app.command()
@@ -35,6 +36,7 @@ def login(
     )
     from eucaim.ingest.node_accounts import whoami
     from eucaim.ingest.upload.http import build_client
+    from eucaim.ingest.workspace import Workspace
 
     with Workspace.open(resolve_workspace_path(workspace)) as ws:
         node = ws.config.node

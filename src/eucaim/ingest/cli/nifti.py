@@ -10,7 +10,6 @@ import typer
 
 from eucaim.errors import ConfigError
 from eucaim.ingest.cli.app import WorkspaceOption, app, console, resolve_workspace_path
-from eucaim.ingest.workspace import Workspace
 
 nifti_app = typer.Typer(help="NIfTI and derived data, de-identified like the images.", no_args_is_help=True)
 app.add_typer(nifti_app, name="nifti")
@@ -45,6 +44,7 @@ def nifti_push(
     from eucaim.deid.profile import load_profile
     from eucaim.ingest.targets import build_xnat_target
     from eucaim.ingest.upload.xnat_nifti import prepare_nifti, upload_nifti_xnat
+    from eucaim.ingest.workspace import Workspace
 
     if sidecar is not None and len(files) > 1:
         raise ConfigError("--sidecar goes with a single NIfTI file")

@@ -3,35 +3,45 @@
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from eucaim.errors import ConfigError, EucaimError
 from eucaim.ingest.cli.app import WorkspaceOption, app, console, err_console, resolve_workspace_path
-from eucaim.ingest.config import PacsSettings, load_config, save_config
-from eucaim.ingest.pacs_intake import (
-    FindResult,
-    InstanceArrived,
-    IntakeEvent,
-    RetrieveMethod,
-    RetrieveReport,
-    StudyFinished,
-    build_queries,
-    describe_query,
-    find_studies,
-    pacs_config,
-    retrieve_studies,
-    settings_summary,
-)
-from eucaim.ingest.sources.pacs import PacsClient
-from eucaim.ingest.sources.query import StudyMatch
-from eucaim.ingest.sources.querylist import QueryColumn
-from eucaim.ingest.workspace import Workspace
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from eucaim.ingest.pacs_intake import FindResult, IntakeEvent, RetrieveReport
+    from eucaim.ingest.sources.pacs import PacsClient
+    from eucaim.ingest.sources.query import StudyMatch
+    from eucaim.ingest.workspace import Workspace
+
+
+# The two choices below mirror eucaim.ingest.sources.querylist.QueryColumn and
+# eucaim.ingest.pacs_intake.RetrieveMethod (a unit test keeps them equal): importing those modules
+# loads pydicom and pynetdicom, which every other command would then pay for at start-up.
+class ListColumn(StrEnum):
+    """What a header-less one-column query list holds."""
+
+    PATIENT_ID = "patient_id"
+    ACCESSION_NUMBER = "accession_number"
+    STUDY_UID = "study_uid"
+    MODALITY = "modality"
+    STUDY_DATE = "study_date"
+    DATE_FROM = "date_from"
+    DATE_TO = "date_to"
+
+
+class Method(StrEnum):
+    """How instances come back from the PACS."""
+
+    GET = "get"
+    MOVE = "move"
+
 
 pacs_app = typer.Typer(
     help="Query and retrieve studies from the hospital PACS (C-ECHO, C-FIND, C-GET, C-MOVE).",
@@ -56,7 +66,7 @@ ListOption = Annotated[
     ),
 ]
 ListColumnOption = Annotated[
-    QueryColumn | None,
+    ListColumn | None,
     typer.Option("--list-column", help="What a header-less one-column list holds"),
 ]
 
@@ -78,6 +88,11 @@ def config_command(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Store the PACS's address and AE titles in the workspace's config.toml."""
+    from pydantic import ValidationError
+
+    from eucaim.ingest.config import PacsSettings, load_config, save_config
+    from eucaim.ingest.pacs_intake import pacs_config, settings_summary
+
     path = resolve_workspace_path(workspace)
     config = load_config(path)
     previous = config.pacs
@@ -109,12 +124,17 @@ def config_command(
 
 
 def _client(ws: Workspace) -> PacsClient:
+    from eucaim.ingest.pacs_intake import pacs_config
+    from eucaim.ingest.sources.pacs import PacsClient
+
     return PacsClient(pacs_config(ws.config))
 
 
 @pacs_app.command("echo")
 def echo_command(workspace: WorkspaceOption = None) -> None:
     """Check that the PACS answers (C-ECHO), with the round-trip time."""
+    from eucaim.ingest.workspace import Workspace
+
     with Workspace.open(resolve_workspace_path(workspace)) as ws:
         client = _client(ws)
         where = f"{client.config.called_aet} at {client.config.host}:{client.config.port}"
@@ -136,8 +156,11 @@ def _find(
     date_to: str | None,
     modality: str | None,
     list_file: Path | None,
-    list_column: QueryColumn | None,
+    list_column: ListColumn | None,
 ) -> tuple[PacsClient, FindResult]:
+    from eucaim.ingest.pacs_intake import build_queries, find_studies
+    from eucaim.ingest.sources.querylist import QueryColumn
+
     queries = build_queries(
         patient_id=patient_id,
         accession=accession,
@@ -146,7 +169,7 @@ def _find(
         date_to=date_to,
         modality=modality,
         list_file=list_file,
-        list_column=list_column,
+        list_column=QueryColumn(list_column.value) if list_column is not None else None,
     )
     client = _client(ws)
     with console.status(f"searching the PACS ({len(queries)} queries)"):
@@ -155,6 +178,8 @@ def _find(
 
 def print_studies(studies: list[StudyMatch]) -> None:
     """A table of the studies found (patient IDs included: the user is on site, at their PACS)."""
+    from rich.table import Table
+
     table = Table(title=f"{len(studies)} studies found")
     for name, justify in (("patient ID", "left"), ("accession", "left"), ("date", "left"),
                           ("modalities", "left"), ("description", "left"), ("instances", "right"),
@@ -174,6 +199,8 @@ def print_studies(studies: list[StudyMatch]) -> None:
 
 
 def print_unmatched(result: FindResult) -> None:
+    from eucaim.ingest.pacs_intake import describe_query
+
     for query in result.unmatched:
         console.print(f"[yellow]no study found for[/] {describe_query(query)}")
 
@@ -191,6 +218,8 @@ def find_command(
     workspace: WorkspaceOption = None,
 ) -> None:
     """List the studies on the PACS that match (C-FIND); nothing is retrieved."""
+    from eucaim.ingest.workspace import Workspace
+
     with Workspace.open(resolve_workspace_path(workspace)) as ws:
         _, result = _find(
             ws,
@@ -216,6 +245,8 @@ class RetrieveProgress:
     """
 
     def __init__(self, total_studies: int, expected_instances: int | None) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         self.progress = Progress(
             TextColumn("[bold]{task.description:<10}"),
             BarColumn(bar_width=20),
@@ -230,6 +261,8 @@ class RetrieveProgress:
         self._received = 0
 
     def handle(self, event: IntakeEvent) -> None:
+        from eucaim.ingest.pacs_intake import InstanceArrived, StudyFinished
+
         if isinstance(event, InstanceArrived):
             self._received += 1
             elapsed = max(time.monotonic() - self._started, 1e-6)
@@ -247,6 +280,10 @@ class RetrieveProgress:
 
 
 def print_report(report: RetrieveReport) -> None:
+    from rich.table import Table
+
+    from eucaim.ingest.pacs_intake import FindResult
+
     complete = len(report.studies) - len(report.incomplete)
     console.print(
         f"retrieved by C-{report.method.value.upper()}: {complete} of {len(report.studies)} studies "
@@ -277,16 +314,19 @@ def retrieve_command(
     list_file: ListOption = None,
     list_column: ListColumnOption = None,
     method: Annotated[
-        RetrieveMethod,
+        Method,
         typer.Option(
             "--method",
             help="get: instances come back on our association (no inbound port); "
             "move: the PACS sends them to our receiver on the configured receiver port",
         ),
-    ] = RetrieveMethod.GET,
+    ] = Method.GET,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Retrieve the matching studies into the workspace and index them (then run `push`)."""
+    from eucaim.ingest.pacs_intake import RetrieveMethod, retrieve_studies
+    from eucaim.ingest.workspace import Workspace
+
     with Workspace.open(resolve_workspace_path(workspace)) as ws:
         client, found = _find(
             ws,
@@ -314,7 +354,7 @@ def retrieve_command(
                 ws.state,
                 ws.incoming,
                 found.studies,
-                method=method,
+                method=RetrieveMethod(method.value),
                 receiver_port=receiver_port,
                 on_event=display.handle,
             )

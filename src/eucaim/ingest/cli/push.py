@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from eucaim.ingest.cli.app import WorkspaceOption, app, console, err_console, resolve_workspace_path
-from eucaim.ingest.cli.progress import PipelineProgress
-from eucaim.ingest.cli.scan import run_scan
-from eucaim.ingest.pipeline.pacing import TimeWindow
-from eucaim.ingest.pipeline.report import PushSummary
-from eucaim.ingest.pipeline.runner import PushOptions, options_from, push
-from eucaim.ingest.targets import build_target
-from eucaim.ingest.workspace import Workspace
+
+if TYPE_CHECKING:
+    from eucaim.ingest.pipeline.report import PushSummary
+    from eucaim.ingest.pipeline.runner import PushOptions
+    from eucaim.ingest.workspace import Workspace
 
 
 def run_push(ws: Workspace, options: PushOptions | None = None, max_rate: float | None = None) -> PushSummary:
+    from eucaim.ingest.cli.progress import PipelineProgress
+    from eucaim.ingest.pipeline.runner import options_from, push
+    from eucaim.ingest.targets import build_target
+
     target = build_target(ws, max_rate_mb_s=max_rate)
     try:
         with PipelineProgress(console) as progress:
@@ -30,6 +31,8 @@ def run_push(ws: Workspace, options: PushOptions | None = None, max_rate: float 
 
 
 def print_push_summary(summary: PushSummary) -> None:
+    from rich.table import Table
+
     if summary.nothing_to_do and summary.ok:
         console.print(
             f"nothing to do: all {summary.counts.get('verified', 0)} instances are already "
@@ -94,6 +97,11 @@ def push_command(
     ] = None,
 ) -> None:
     """De-identify, upload and verify; running it again continues and never duplicates."""
+    from eucaim.ingest.cli.scan import run_scan
+    from eucaim.ingest.pipeline.pacing import TimeWindow
+    from eucaim.ingest.pipeline.runner import options_from
+    from eucaim.ingest.workspace import Workspace
+
     with Workspace.open(resolve_workspace_path(workspace)) as ws:
         options = options_from(
             ws,

@@ -6,14 +6,15 @@ import signal
 import threading
 import time
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from eucaim.errors import ConfigError
 from eucaim.ingest.cli.app import WorkspaceOption, app, console, resolve_workspace_path
-from eucaim.ingest.pacs_intake import WorkspaceReceiver
-from eucaim.ingest.workspace import Workspace
+
+if TYPE_CHECKING:
+    from eucaim.ingest.pacs_intake import WorkspaceReceiver
 
 # Without a terminal (a service, a log file) the live line cannot redraw; print a line this often.
 PLAIN_REPORT_EVERY_S = 10.0
@@ -59,6 +60,9 @@ def receive(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Receive studies the PACS sends (C-STORE) into the workspace until Ctrl-C or SIGTERM."""
+    from eucaim.ingest.pacs_intake import WorkspaceReceiver
+    from eucaim.ingest.workspace import Workspace
+
     with Workspace.open(resolve_workspace_path(workspace)) as ws:
         pacs = ws.config.pacs
         ae_title = ae_title or (pacs.calling_aet if pacs else None)

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from eucaim.ingest.cli.app import WorkspaceOption, app, console, resolve_workspace_path
-from eucaim.ingest.scanner import ScanSummary, scan_paths
-from eucaim.ingest.workspace import Workspace
+
+if TYPE_CHECKING:
+    from eucaim.ingest.scanner import ScanSummary
+    from eucaim.ingest.workspace import Workspace
 
 
 def run_scan(ws: Workspace, paths: list[Path]) -> ScanSummary:
     """Scan with a live counter, then print what was found."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from eucaim.ingest.scanner import scan_paths
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as progress:
         task = progress.add_task("scanning", total=None)
         counter = {"n": 0}
@@ -58,6 +63,8 @@ def scan(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Index DICOM files below PATHS; unusable files are listed with the reason."""
+    from eucaim.ingest.workspace import Workspace
+
     with Workspace.open(resolve_workspace_path(workspace)) as ws:
         run_scan(ws, paths)
         totals = ws.state.totals()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -10,8 +10,9 @@ from rich.table import Table
 from eucaim.errors import ConfigError
 from eucaim.ingest.cli.app import WorkspaceOption, app, console, resolve_workspace_path
 from eucaim.ingest.cli.scan import describe_problem
-from eucaim.ingest.state.states import InstanceState
-from eucaim.ingest.workspace import Workspace
+
+if TYPE_CHECKING:
+    from eucaim.ingest.workspace import Workspace
 
 
 @app.command()
@@ -25,6 +26,9 @@ def status(
     ] = False,
 ) -> None:
     """Show counts per state, totals, quarantined instances and unusable files."""
+    from eucaim.ingest.state.states import InstanceState
+    from eucaim.ingest.workspace import Workspace
+
     if by not in (None, "patient", "study"):
         raise ConfigError(f"--by takes 'patient' or 'study', not {by!r}")
     with Workspace.open(resolve_workspace_path(workspace)) as ws:
@@ -58,6 +62,8 @@ def status(
 
 
 def print_groups(ws: Workspace, level: str, *, reveal: bool) -> None:
+    from eucaim.ingest.state.states import InstanceState
+
     table = Table(title=f"Instances per {level}")
     table.add_column("pseudonym" if level == "patient" else "de-identified study UID", no_wrap=True)
     if reveal:
