@@ -17,10 +17,21 @@ test plays the user: ``issuer.approve(user_code, sub=..., roles=...)`` (or ``POS
 ``user_code`` as a browser would), or ``issuer.deny(user_code)``. ``refresh_token`` grants give a
 new access token. ``issuer.jwks_fetches`` counts JWKS downloads (for the node's key cache);
 ``issuer.rotate()`` replaces the signing key (new kid) as a real issuer does.
+
+Authorization code flow with PKCE (RFC 6749 + RFC 7636), for the portal's "Sign in with": ``GET
+/authorize`` plays a user who approves at once with the claims in ``issuer.authorize_claims`` (None:
+the user declines, ``error=access_denied``) and redirects to ``redirect_uri`` with a code and the
+``state``; ``POST /token`` with ``grant_type=authorization_code`` checks the client, the redirect
+URI and the S256 code verifier, and answers an access token, a refresh token and an ID token
+carrying the ``nonce`` (``issuer.id_token_claims`` overrides the ID token's claims)::
+
+    issuer.authorize_claims = {"sub": "aai-7", "preferred_username": "vic", "roles": ["validator"]}
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import secrets
 import threading
@@ -30,12 +41,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+CODE_GRANT = "authorization_code"
 
 
 @dataclass
@@ -48,6 +60,16 @@ class _DeviceGrant:
     last_poll: float = 0.0
     approved_claims: dict[str, Any] | None = None
     denied: bool = False
+
+
+@dataclass
+class _AuthCode:
+    claims: dict[str, Any]
+    client_id: str
+    redirect_uri: str
+    challenge: str
+    nonce: str | None
+    expires_at: float
 
 
 @dataclass
@@ -68,6 +90,10 @@ class OidcIssuer:
     grants: dict[str, _DeviceGrant] = field(default_factory=dict)
     refresh_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    authorize_claims: dict[str, Any] | None = None  # what /authorize approves with; None: declines
+    id_token_claims: dict[str, Any] = field(default_factory=dict)  # overrides in the ID token
+    auth_codes: dict[str, _AuthCode] = field(default_factory=dict)
+    authorize_requests: list[dict[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.keys[self.current_kid] = _new_key()
@@ -132,7 +158,10 @@ class OidcIssuer:
             "jwks_uri": f"{self.url}/jwks",
             "token_endpoint": f"{self.url}/token",
             "device_authorization_endpoint": f"{self.url}/device",
-            "grant_types_supported": [DEVICE_GRANT, "refresh_token"],
+            "authorization_endpoint": f"{self.url}/authorize",
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": ["S256"],
+            "grant_types_supported": [DEVICE_GRANT, "refresh_token", CODE_GRANT],
             "id_token_signing_alg_values_supported": ["RS256"],
         }
 
@@ -175,6 +204,8 @@ class OidcIssuer:
             if claims is None:
                 return 400, {"error": "invalid_grant", "error_description": "unknown refresh token"}
             return 200, self._tokens(claims)
+        if form.get("grant_type") == CODE_GRANT:
+            return self._code_token(form)
         if form.get("grant_type") != DEVICE_GRANT:
             return 400, {"error": "unsupported_grant_type"}
         with self.lock:
@@ -196,6 +227,47 @@ class OidcIssuer:
                 return 400, {"error": "authorization_pending"}
             del self.grants[grant.device_code]
             return 200, self._tokens(grant.approved_claims)
+
+    def authorize(self, query: dict[str, str]) -> tuple[int, dict[str, Any] | str]:
+        """Answer ``GET /authorize``: a redirect URL (302) or an error that must not redirect (400)."""
+        with self.lock:
+            self.authorize_requests.append(dict(query))
+        redirect_uri = query.get("redirect_uri", "")
+        if query.get("client_id") != self.client_id or urlsplit(redirect_uri).scheme not in ("http", "https"):
+            return 400, {"error": "invalid_request", "error_description": "unknown client or redirect_uri"}
+        state = {"state": query["state"]} if "state" in query else {}
+        if query.get("response_type") != "code":
+            return 302, f"{redirect_uri}?{urlencode({'error': 'unsupported_response_type', **state})}"
+        if query.get("code_challenge_method") != "S256" or not query.get("code_challenge"):
+            return 302, f"{redirect_uri}?{urlencode({'error': 'invalid_request', **state})}"
+        if self.authorize_claims is None:
+            return 302, f"{redirect_uri}?{urlencode({'error': 'access_denied', **state})}"
+        code = secrets.token_urlsafe(24)
+        with self.lock:
+            self.auth_codes[code] = _AuthCode(
+                claims=dict(self.authorize_claims),
+                client_id=self.client_id,
+                redirect_uri=redirect_uri,
+                challenge=query["code_challenge"],
+                nonce=query.get("nonce"),
+                expires_at=time.time() + 60,
+            )
+        return 302, f"{redirect_uri}?{urlencode({'code': code, **state})}"
+
+    def _code_token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            grant = self.auth_codes.pop(form.get("code", ""), None)  # a code is good once
+        verifier = form.get("code_verifier", "")
+        digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        if (
+            grant is None
+            or time.time() > grant.expires_at
+            or form.get("redirect_uri") != grant.redirect_uri
+            or digest != grant.challenge
+        ):
+            return 400, {"error": "invalid_grant"}
+        id_claims = {**grant.claims, "aud": self.client_id, "nonce": grant.nonce, **self.id_token_claims}
+        return 200, {**self._tokens(grant.claims), "id_token": self.mint(**id_claims)}
 
     def _tokens(self, claims: dict[str, Any]) -> dict[str, Any]:
         refresh = secrets.token_urlsafe(24)
@@ -231,6 +303,16 @@ def _handler(issuer: OidcIssuer) -> type[BaseHTTPRequestHandler]:
                 self._send(200, issuer.discovery())
             elif self.path == "/jwks":
                 self._send(200, issuer.jwks())
+            elif urlsplit(self.path).path == "/authorize":
+                query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+                status, answer = issuer.authorize(query)
+                if isinstance(answer, str):
+                    self.send_response(status)
+                    self.send_header("Location", answer)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                else:
+                    self._send(status, answer)
             else:
                 self._send(404, {"error": "not_found"})
 

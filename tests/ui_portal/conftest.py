@@ -20,7 +20,10 @@ import pytest
 from pydicom.dataset import Dataset as DicomDataset
 from pydicom.uid import generate_uid
 
-from tests.support.node_server import SeededNode, deidentified_instance, stow_body
+from eucaim.node.oidc_settings import OidcSettings
+from eucaim.node.roles import Role
+from tests.support.node_server import RunningNode, SeededNode, deidentified_instance, running_node, stow_body
+from tests.support.oidc_issuer import OidcIssuer, running_issuer
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,3 +182,40 @@ def seed_world(seeded: SeededNode, tmp_path: Path, *, name: str = "Lung CT scree
 def world(seeded_node: SeededNode, tmp_path: Path) -> Iterator[PortalWorld]:
     """A seeded node holding the cohort and one released dataset."""
     yield seed_world(seeded_node, tmp_path)
+
+
+def seed_node(node: RunningNode) -> SeededNode:
+    """Give ``node`` the users and biobanks of the ``seeded_node`` fixture."""
+    seeded = SeededNode(
+        node=node,
+        biobank="test-bb",
+        ingester_token=node.add_user("ingester", Role.DATA_INGESTER),
+        outsider_token=node.add_user("outsider", Role.DATA_INGESTER),
+        validator_token=node.add_user("validator", Role.VALIDATOR),
+        admin_token=node.add_user("admin", Role.ADMIN),
+    )
+    node.create_biobank("test-bb", managers=["ingester"])
+    node.create_biobank("other-bb", managers=["outsider"])
+    return seeded
+
+
+@dataclass
+class OidcWorld:
+    """The portal world on a node that trusts a loopback OIDC issuer (client ``eucaim-portal``)."""
+
+    world: PortalWorld
+    issuer: OidcIssuer
+
+    @property
+    def url(self) -> str:
+        """Return the node's base URL."""
+        return self.world.url
+
+
+@pytest.fixture
+def oidc_world(tmp_path: Path) -> Iterator[OidcWorld]:
+    """A seeded node with one released dataset whose portal offers "Sign in with" the test issuer."""
+    with running_issuer(client_id="eucaim-portal", audience="eucaim-node") as issuer:
+        oidc = OidcSettings(issuer=issuer.url, client_id=issuer.client_id, audience=issuer.audience)
+        with running_node(tmp_path / "node-data", oidc=oidc) as node:
+            yield OidcWorld(seed_world(seed_node(node), tmp_path), issuer)

@@ -28,14 +28,15 @@ def _sign_in(client: httpx.Client, token: str) -> httpx.Response:
     return client.post("/portal/login", data={"token": token, "csrf": _csrf(form.text), "next": "/portal/me"})
 
 
-def test_sign_in_sets_a_sealed_httponly_strict_cookie_and_the_home_page_shows_uploads(
+def test_sign_in_sets_a_sealed_httponly_lax_cookie_and_the_home_page_shows_uploads(
     world: PortalWorld,
 ) -> None:
     with httpx.Client(base_url=world.url) as client:
         response = _sign_in(client, world.seeded.ingester_token)
         assert response.status_code == 303
         cookie = next(v for k, v in response.headers.multi_items() if k == "set-cookie" and "session" in v)
-        assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+        # Lax, not Strict: the OIDC sign-in comes back through the issuer's cross-site redirect.
+        assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
         assert world.seeded.ingester_token not in cookie  # sealed, not the token itself
         home = client.get("/portal/me")
     assert home.status_code == 200

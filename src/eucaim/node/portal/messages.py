@@ -104,7 +104,27 @@ ENGLISH: dict[str, str] = {
     "signin.ended.expired": "Your session ended: its API token has expired. Sign in with a new one.",
     "signin.ended.refused": "Your session ended: the node no longer accepts its token. Sign in again.",
     "signin.signed_out": "You are signed out.",
-    "signin.oidc": "Sign in with your institution (OIDC) is not available in the portal yet.",
+    "signin.ended.oidc_expired": "Your session ended: your sign-in at the identity provider has expired. "
+    "Sign in again.",
+    "signin.or": "Or sign in with an API token",
+    "oidc.button": "Sign in with {issuer}",
+    "oidc.help": "Your institution's account, through the identity provider this node trusts. "
+    "Your role and biobanks come from it, as for the API.",
+    "oidc.not_configured": "This node has no OIDC issuer for the portal "
+    "(EUCAIM_NODE_OIDC_ISSUER and EUCAIM_NODE_OIDC_CLIENT_ID). Sign in with an API token.",
+    "oidc.unreachable": "The identity provider {issuer} cannot be reached now. Try again in a moment, "
+    "or sign in with an API token.",
+    "oidc.no_pending": "This sign-in was not started in this browser, or took longer than 10 minutes. "
+    "Nothing was signed in: start again.",
+    "oidc.bad_state": "The identity provider's answer does not belong to the sign-in this browser "
+    "started (state mismatch). Nothing was signed in: start again.",
+    "oidc.no_code": "The identity provider's answer carries no authorization code. Start again.",
+    "oidc.declined": "The identity provider did not sign you in (you declined, or it refused: {code}).",
+    "oidc.issuer_error": "The identity provider answered with an error ({code}). Start again, or ask "
+    "the node's operator.",
+    "oidc.refused": "The node refused this sign-in: {reason}.",
+    "oidc.too_large": "The identity provider's access token is too large to keep in a browser cookie. "
+    "Ask the node's operator to trim the token's claims, or sign in with an API token.",
     "csrf.failed": "This form expired or did not come from this site. Reload the page and try again.",
     # home
     "home.title": "My node",

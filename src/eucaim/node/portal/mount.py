@@ -8,7 +8,14 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from eucaim.node.portal import routes_admin, routes_member, routes_metadata, routes_public, routes_requests
+from eucaim.node.portal import (
+    routes_admin,
+    routes_member,
+    routes_metadata,
+    routes_oidc,
+    routes_public,
+    routes_requests,
+)
 
 STATIC = Path(__file__).parent / "static"
 
@@ -16,6 +23,7 @@ STATIC = Path(__file__).parent / "static"
 def install_portal(app: FastAPI) -> None:
     """Serve the portal under /portal (pages) and /portal/static (CSS, JS, icons)."""
     app.mount("/portal/static", StaticFiles(directory=STATIC), name="portal-static")
+    app.include_router(routes_oidc.router)
     app.include_router(routes_public.router)
     # The metadata form before the member routes: their /{action} would swallow /metadata.
     app.include_router(routes_metadata.router)

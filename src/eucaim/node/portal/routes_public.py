@@ -5,10 +5,12 @@ method     path                         what
 =========  ===========================  ==============================================
 GET        /portal/                     published datasets, filtered by aggregated fields
 GET        /portal/datasets/{id}        one published dataset: metadata, charts, exports
-GET        /portal/login                the sign-in form
+GET        /portal/login                the sign-in form (API token; "Sign in with" the issuer)
 POST       /portal/login                sign in with an API token (session cookie)
 POST       /portal/logout               end the session
 =========  ===========================  ==============================================
+
+The OIDC sign-in's own pages are in :mod:`eucaim.node.portal.routes_oidc`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from eucaim.node.oidc import verifier_for
 from eucaim.node.portal import session as cookies
 from eucaim.node.portal.figures import figures
 from eucaim.node.portal.messages import text
+from eucaim.node.portal.oidc_login import issuer_name
 from eucaim.node.portal.web import (
     PortalRoute,
     check_csrf,
@@ -41,7 +44,7 @@ from eucaim.node.services.tokens import authenticate_bearer
 
 router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
 
-ENDED = ("revoked", "expired", "refused")
+ENDED = ("revoked", "expired", "refused", "oidc_expired")
 FACETS = ("modality", "bodyPart", "sex", "diagnosis")
 NUMBERS = ("minAge", "maxAge", "year")
 
@@ -120,12 +123,32 @@ def login_form(request: Request, next: str = "/portal/me", ended: str = "", sign
     notice = (
         text(f"signin.ended.{ended}") if ended in ENDED else text("signin.signed_out") if signed_out else ""
     )
+    return login_page(request, next_path=next, notice=notice)
+
+
+def login_page(
+    request: Request,
+    *,
+    status: int = 200,
+    next_path: str = "/portal/me",
+    notice: str = "",
+    errors: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """Render the sign-in page: the API token form, and "Sign in with" when the node has an issuer."""
     oidc = context_of(request).settings.oidc
-    return render(request, "login.html", next=_safe_next(next), notice=notice, errors={}, oidc=oidc.enabled)
+    return render(
+        request,
+        "login.html",
+        status_code=status,
+        next=safe_next(next_path),
+        notice=notice,
+        errors=errors or {},
+        oidc_name=issuer_name(oidc.issuer) if oidc.enabled and oidc.client_id else "",
+    )
 
 
-def _safe_next(target: str) -> str:
-    # Only paths inside the portal: an open redirect would let a link send users elsewhere.
+def safe_next(target: str) -> str:
+    """Return ``target`` when it is a portal path, else the home page (no open redirect)."""
     return target if target.startswith("/portal/") and not target.startswith("//") else "/portal/me"
 
 
@@ -154,16 +177,8 @@ def login(
         except (AuthenticationError, PermissionDenied) as exc:
             errors["token"] = exc.args[0] if exc.args else str(exc)
     if errors:
-        return render(
-            request,
-            "login.html",
-            status_code=401,
-            next=_safe_next(next),
-            notice="",
-            errors=errors,
-            oidc=False,
-        )
-    response = redirect(_safe_next(next))
+        return login_page(request, status=401, next_path=next, errors=errors)
+    response = redirect(safe_next(next))
     cookies.start_session(response, request, session_key(request), token)
     return response
 

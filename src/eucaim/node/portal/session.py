@@ -3,9 +3,13 @@
 The cookie holds the caller's bearer token encrypted and authenticated (Fernet, keyed by a secret
 file in the node's data folder, shared by every worker). Each request re-authenticates that token
 through the same code the API uses, so a revoked or expired token, or a disabled user, ends the
-session at once. The cookie is ``HttpOnly`` (no script reads it), ``SameSite=Strict`` (no other
-site sends it) and ``Secure`` on HTTPS. Forms carry a CSRF token: the session's own when signed in,
-else a random one in a second cookie (double submit), compared in constant time.
+session at once. The bearer token is an API token pasted in the sign-in form, or the access token
+the node's OIDC issuer gave at "Sign in with" (:mod:`eucaim.node.portal.oidc_login`). The cookie is
+``HttpOnly`` (no script reads it), ``SameSite=Lax`` and ``Secure`` on HTTPS. Lax, not Strict: the
+OIDC sign-in ends with the issuer's cross-site redirect back, and a Strict cookie would not be sent
+on the pages that follow it; other sites' forms still cannot post with it, and every form carries a
+CSRF token: the session's own when signed in, else a random one in a second cookie (double submit),
+compared in constant time.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ CSRF_COOKIE = "eucaim_portal_csrf"
 COOKIE_PATH = "/portal"
 SESSION_HOURS = 8
 KEY_FILE = "portal-session.key"
+MAX_COOKIE_BYTES = 3800  # browsers keep cookies up to 4096 bytes, name and attributes included
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ def _cookie(response: Response, request: Request, name: str, value: str, max_age
         max_age=max_age,
         path=COOKIE_PATH,
         httponly=True,
-        samesite="strict",
+        samesite="lax",
         secure=is_https(request),
     )
 
@@ -110,7 +115,7 @@ def start_session(response: Response, request: Request, key: bytes, token: str) 
 
 def end_session(response: Response) -> None:
     """Remove the session cookie."""
-    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict")
+    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH, httponly=True, samesite="lax")
 
 
 def anonymous_csrf(request: Request, response: Response | None = None) -> str:

@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from eucaim.errors import AuthenticationError, EucaimError, PermissionDenied
 from eucaim.node.api.errors import status_for
 from eucaim.node.context import NodeContext
-from eucaim.node.oidc import verifier_for
+from eucaim.node.oidc import looks_like_jwt, verifier_for
 from eucaim.node.portal import session as cookies
 from eucaim.node.portal.messages import text
 from eucaim.node.roles import Role
@@ -98,6 +98,8 @@ def current_user(request: Request) -> PortalUser | None:
         # A code, not the message: a link must not be able to put its own words on the page.
         message = str(exc)
         code = "revoked" if "revoked" in message else "expired" if "expired" in message else "refused"
+        if code == "expired" and looks_like_jwt(sealed.token):
+            code = "oidc_expired"  # the issuer's access token: "Sign in with" again, not a new API token
         raise Redirect(f"/portal/login?ended={code}", end_session=True) from None
     user = PortalUser(bearer.user_id, bearer.name, bearer.role, sealed.csrf)
     request.state.portal_user = user
