@@ -1,10 +1,13 @@
-"""Clean Pixel Data: black out boxes in native (uncompressed) pixel data, keeping its encoding.
+"""Clean Pixel Data: black out boxes in the pixel data, keeping every other pixel as it was.
 
 The pixel bytes are changed in place through a numpy view with the file's own layout (frames,
-rows, columns, samples, planar configuration, bit depth, byte order), so the transfer syntax and
-every pixel-module attribute stay valid without a decode/re-encode round trip. Encodings this
-cannot handle (compressed, YBR 4:2:2, 1-bit) fail closed with ``pixel_encoding_unsupported``.
-Boxes come from the device region table (``data/pixel_regions.toml``) and from OCR (``ocr.py``).
+rows, columns, samples, planar configuration, bit depth, byte order), so for native data the
+transfer syntax and every pixel-module attribute stay valid without a decode/re-encode round
+trip. Compressed data is decoded to native first and written back as ``pixel_codecs.py``
+decides (same syntax when lossless and re-encodable, else uncompressed). Encodings this cannot
+handle (native YBR 4:2:2, 1-bit, syntaxes without a decoder) fail closed with
+``pixel_encoding_unsupported``. Boxes come from the device region table
+(``data/pixel_regions.toml``) and from OCR (``ocr.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,13 @@ from importlib import resources
 import numpy as np
 import pydicom
 
+from eucaim.deid.pixel_codecs import (
+    Transcode,
+    decode_for_cleaning,
+    encode_after_cleaning,
+    restore_received,
+    unsupported,
+)
 from eucaim.errors import DeidentificationError
 
 NATIVE_SYNTAXES = frozenset(
@@ -84,10 +94,9 @@ def region_boxes(ds: pydicom.Dataset, regions: Iterable[Region]) -> list[Box]:
     return boxes
 
 
-def _unsupported(why: str) -> DeidentificationError:
-    return DeidentificationError(
-        f"pixel data cannot be cleaned: {why}; quarantined", reason="pixel_encoding_unsupported"
-    )
+def transfer_syntax(ds: pydicom.Dataset) -> str:
+    """The instance's TransferSyntaxUID, or "" without file meta."""
+    return str(ds.file_meta.get("TransferSyntaxUID", "")) if hasattr(ds, "file_meta") else ""
 
 
 def pixel_view(ds: pydicom.Dataset) -> np.ndarray:
@@ -96,15 +105,15 @@ def pixel_view(ds: pydicom.Dataset) -> np.ndarray:
     Raises:
         DeidentificationError: compressed or otherwise unsupported pixel encoding.
     """
-    syntax = str(ds.file_meta.get("TransferSyntaxUID", "")) if hasattr(ds, "file_meta") else ""
+    syntax = transfer_syntax(ds)
     if syntax not in NATIVE_SYNTAXES:
-        raise _unsupported(f"transfer syntax {syntax or 'unknown'} is compressed")
+        raise unsupported(f"transfer syntax {syntax or 'unknown'} is compressed")
     photometric = str(ds.get("PhotometricInterpretation", "")).strip()
     if photometric not in _SUPPORTED_PHOTOMETRIC:
-        raise _unsupported(f"photometric interpretation {photometric or 'missing'}")
+        raise unsupported(f"photometric interpretation {photometric or 'missing'}")
     bits = int(ds.get("BitsAllocated", 0) or 0)
     if bits not in (8, 16, 32):
-        raise _unsupported(f"BitsAllocated {bits}")
+        raise unsupported(f"BitsAllocated {bits}")
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     rows, columns = int(ds.Rows), int(ds.Columns)
     samples = int(ds.get("SamplesPerPixel", 1) or 1)
@@ -113,7 +122,7 @@ def pixel_view(ds: pydicom.Dataset) -> np.ndarray:
     data = bytearray(ds.PixelData)
     needed = frames * rows * columns * samples * dtype.itemsize
     if len(data) < needed:
-        raise _unsupported("pixel data is shorter than its attributes say")
+        raise unsupported("pixel data is shorter than its attributes say")
     flat = np.frombuffer(data, dtype=dtype, count=frames * rows * columns * samples)
     if samples > 1 and int(ds.get("PlanarConfiguration", 0) or 0) == 1:
         return flat.reshape(frames, samples, rows, columns).transpose(0, 2, 3, 1)
@@ -141,13 +150,7 @@ def redact(ds: pydicom.Dataset, boxes: Sequence[Box], *, pad: int = 2) -> int:
         return 0
     view = pixel_view(ds)
     rows, columns = view.shape[1], view.shape[2]
-    photometric = str(ds.get("PhotometricInterpretation", "")).strip()
-    info = np.iinfo(view.dtype)
-    black = info.max if photometric == "MONOCHROME1" else (info.min if view.dtype.kind == "i" else 0)
-    if photometric.startswith("YBR"):
-        black_pixel = np.array([0, 128, 128] if view.dtype.itemsize == 1 else [0, 0, 0], dtype=view.dtype)
-    else:
-        black_pixel = np.full(view.shape[3], black, dtype=view.dtype)
+    black_pixel = _black_pixel(ds, view)
     applied = 0
     for box in boxes:
         top, left = max(box.y - pad, 0), max(box.x - pad, 0)
@@ -157,6 +160,19 @@ def redact(ds: pydicom.Dataset, boxes: Sequence[Box], *, pad: int = 2) -> int:
             applied += 1
     ds.PixelData = bytes(np.ascontiguousarray(_native_order(view, ds)).tobytes())
     return applied
+
+
+def _black_pixel(ds: pydicom.Dataset, view: np.ndarray) -> np.ndarray:
+    """Black within BitsStored (not the container's range, which a 12-bit reader would mask to
+    mid-grey): YBR gets neutral chroma, MONOCHROME1 its highest value."""
+    bits = int(ds.get("BitsStored", 0) or 0) or view.dtype.itemsize * 8
+    bits = min(bits, view.dtype.itemsize * 8)
+    signed = view.dtype.kind == "i"
+    low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip()
+    if photometric.startswith("YBR"):
+        return np.array([low, 1 << (bits - 1), 1 << (bits - 1)], dtype=view.dtype)
+    return np.full(view.shape[3], high if photometric == "MONOCHROME1" else low, dtype=view.dtype)
 
 
 def _native_order(view: np.ndarray, ds: pydicom.Dataset) -> np.ndarray:
@@ -172,6 +188,9 @@ def clean_burned_in(
     """Black out the device's known regions and any text ``text_finder`` reads (first, middle
     and last frame); set BurnedInAnnotation to NO; return a warning line for the audit.
 
+    Compressed pixel data is decoded first; if anything was blacked out it is written back as
+    ``pixel_codecs`` decides, otherwise it is kept exactly as received.
+
     Raises:
         DeidentificationError: neither OCR nor a region is available (``burned_in_risk``), or
             the encoding cannot be cleaned (``pixel_encoding_unsupported``).
@@ -182,11 +201,24 @@ def clean_burned_in(
             f"possible burned-in identity: {risk}; no OCR engine and no known region for this device",
             reason="burned_in_risk",
         )
-    view = pixel_view(ds)  # fails closed on encodings that cannot be cleaned
+    syntax = transfer_syntax(ds)
+    transcode: Transcode | None = None
+    if syntax not in NATIVE_SYNTAXES:
+        if "PixelData" not in ds:
+            raise unsupported("no PixelData to clean")
+        transcode = decode_for_cleaning(ds, syntax)  # fails closed on what it cannot decode
+    view = pixel_view(ds)  # fails closed on native encodings that cannot be cleaned
     if text_finder is not None:
         photometric = str(ds.get("PhotometricInterpretation", "")).strip()
         for frame in sorted({0, view.shape[0] // 2, view.shape[0] - 1}):
             boxes.extend(text_finder(luminance(view, frame, photometric)))
-    applied = redact(ds, boxes)
+    applied = redact(ds, list(dict.fromkeys(boxes)))  # the same box found in several frames counts once
     ds.BurnedInAnnotation = "NO"
-    return f"pixel data cleaned: {applied} box(es) blacked out ({risk})"
+    line = f"pixel data cleaned: {applied} box(es) blacked out ({risk})"
+    if transcode is None:
+        return line
+    if applied == 0:
+        restore_received(ds, transcode)
+        return f"{line}; pixel data kept as received"
+    encode_after_cleaning(ds, transcode)
+    return f"{line}; {transcode.note()}"

@@ -1,4 +1,7 @@
-"""Clean Pixel Data: burned-in text blacked out in place, encoding kept, unsupported encodings refused."""
+"""Clean Pixel Data on native pixels: text blacked out in place, encoding kept, bad encodings refused.
+
+Compressed pixel data: ``test_pixels_compressed.py``.
+"""
 
 from __future__ import annotations
 
@@ -74,15 +77,17 @@ def test_without_ocr_or_region_the_instance_is_quarantined(pixel_profile: str) -
     assert info.value.reason == "burned_in_risk"
 
 
-def test_compressed_pixels_are_refused_not_passed(pixel_profile: str) -> None:
+def test_compressed_pixels_that_do_not_decode_are_refused_not_passed(pixel_profile: str) -> None:
     ds = _ultrasound(_text_image("DOE"))
-    ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+    ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit  # but the bytes are native: no JPEG stream
     deidentifier = Deidentifier(
         load_profile(pixel_profile), SECRET, text_finder=lambda image: [Box(0, 0, 4, 4)]
     )
     with pytest.raises(DeidentificationError) as info:
         deidentifier.deidentify(ds)
     assert info.value.reason == "pixel_encoding_unsupported"
+    assert "JPEG Baseline (Process 1)" in str(info.value)  # says which encoding, and what to do:
+    assert "convert it to an uncompressed transfer syntax" in str(info.value)
 
 
 def test_region_table_matches_device_and_size() -> None:
