@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.support.postgres",
     "tests.support.cohort",
     "tests.support.node_server",
+    "tests.support.node_store",
     "tests.support.xnat_fixture",
 ]
 

@@ -21,9 +21,13 @@ or, through fixtures (register them in your conftest.py the way tests/support/or
                                                 # outsider_token (an ingester of another biobank)
 
 Fixtures: ``node_server`` (an empty node: no users, no biobanks), ``seeded_node`` and
-``postgres_node`` (an empty node on a fresh PostgreSQL database). The first two use SQLite and the
-filesystem store in ``tmp_path``; set ``EUCAIM_TEST_NODE_DATABASE=postgresql`` to run them (and so
-every test built on them) on PostgreSQL, or pass ``database_url=`` to :func:`running_node`.
+``postgres_node`` (an empty node on a fresh PostgreSQL database). The first two use SQLite in
+``tmp_path``; set ``EUCAIM_TEST_NODE_DATABASE=postgresql`` to run them (and so every test built on
+them) on PostgreSQL, or pass ``database_url=`` to :func:`running_node`. Every node keeps its images
+in the store ``EUCAIM_TEST_NODE_STORE`` names (filesystem in ``tmp_path`` by default; see
+tests/support/node_store.py), so a test asks the node what it stored with
+``node.stored_objects()`` / ``node.read_object(key)`` / ``node.leftovers()``, never by looking
+into a folder.
 Users, tokens and biobanks are made through the node's service layer, exactly as
 ``eucaim-node user add`` / ``biobank create`` do. :func:`deidentified_instance` writes small valid
 Part-10 files (8x8 CT/MR, PatientIdentityRemoved=YES by default) and :func:`stow_body` wraps files
@@ -34,11 +38,12 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pydicom
@@ -57,9 +62,16 @@ from eucaim.node.services.accounts import create_user, issue_token
 from eucaim.node.services.biobanks import create_biobank
 from eucaim.node.settings import Settings
 
+if TYPE_CHECKING:
+    from tests.support.node_store import StoredObject
+
 STARTUP_TIMEOUT = 15.0
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
+
+# Set for the session by tests/support/node_store.py: the store settings of each new node (a fresh
+# S3 prefix, the session's Orthanc); None keeps the filesystem store in the node's data folder.
+store_settings_for_new_nodes: Callable[[], dict[str, object]] | None = None
 
 
 @dataclass
@@ -70,6 +82,7 @@ class RunningNode:
     data_dir: Path
     settings: Settings
     context: NodeContext
+    pacs_changes_since: int = 0  # a dicomweb store: Orthanc's last change before the node started
 
     def add_user(self, name: str, role: str | Role = Role.DATA_INGESTER) -> str:
         """Create a user and return a fresh API token for it."""
@@ -93,8 +106,29 @@ class RunningNode:
 
     @property
     def store_dir(self) -> Path:
-        """Return the filesystem image store's folder."""
+        """Return the filesystem image store's folder (only tests marked ``filesystem_store`` look)."""
         return self.settings.resolved_store_dir
+
+    def stored_objects(self) -> dict[str, StoredObject]:
+        """Return the instance objects the store holds, by key, read from the backend itself."""
+        from tests.support.node_store import stored_objects
+
+        return stored_objects(self)
+
+    def leftovers(self) -> list[str]:
+        """Return what unfinished writes left in the store (staging files, multipart uploads)."""
+        from tests.support.node_store import leftovers
+
+        return leftovers(self)
+
+    def read_object(self, key: str) -> bytes:
+        """Return an object's bytes, read through the node's own store interface."""
+        with self.context.store.open(key) as f:
+            return f.read()
+
+    def delete_object(self, key: str) -> None:
+        """Remove an object through the node's own store interface (an object lost behind its back)."""
+        self.context.store.delete(key)
 
 
 @contextmanager
@@ -108,9 +142,17 @@ def running_node(
 ) -> Iterator[RunningNode]:
     """Serve a node from ``data_dir`` until the block ends; the schema is migrated first.
 
-    ``settings_overrides`` set other :class:`Settings` fields (``max_request_bytes=4096``).
+    ``settings_overrides`` set other :class:`Settings` fields (``max_request_bytes=4096``); without
+    ``store=``, the node uses the session's test store (tests/support/node_store.py).
     """
+    if store_settings_for_new_nodes is not None and "store" not in settings_overrides:
+        settings_overrides = store_settings_for_new_nodes() | settings_overrides
     settings = Settings(data_dir=data_dir, database_url=database_url, **settings_overrides)  # type: ignore[arg-type]
+    pacs_changes_since = 0
+    if settings.store == "dicomweb" and settings.dicomweb_store.orthanc_url:
+        from tests.support.node_store import orthanc_last_change
+
+        pacs_changes_since = orthanc_last_change(settings.dicomweb_store)
     context = build_context(settings)
     if database_url and not settings.is_sqlite:
         from eucaim.node.migration import upgrade_database
@@ -138,7 +180,11 @@ def running_node(
         port = server.servers[0].sockets[0].getsockname()[1]
         scheme = "https" if tls_cert else "http"
         yield RunningNode(
-            url=f"{scheme}://127.0.0.1:{port}", data_dir=data_dir, settings=settings, context=context
+            url=f"{scheme}://127.0.0.1:{port}",
+            data_dir=data_dir,
+            settings=settings,
+            context=context,
+            pacs_changes_since=pacs_changes_since,
         )
     finally:
         server.should_exit = True

@@ -92,8 +92,7 @@ def test_write_rights(seeded_node: SeededNode, tmp_path: Path, who: str, can_wri
     deidentified_instance(tmp_path / "i.dcm")
     response = _stow(seeded_node, getattr(seeded_node, f"{who}_token"), tmp_path)
     assert response.status_code == (200 if can_write else 403)
-    stored = list(seeded_node.node.store_dir.rglob("*.dcm"))
-    assert len(stored) == (1 if can_write else 0)
+    assert len(seeded_node.node.stored_objects()) == (1 if can_write else 0)
 
 
 def test_health_needs_no_token_and_reports_dependencies(seeded_node: SeededNode) -> None:

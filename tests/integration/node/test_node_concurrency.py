@@ -40,8 +40,12 @@ def test_same_study_sent_by_four_clients_at_once(seeded_node: SeededNode, tmp_pa
     with seeded_node.node.context.sessions() as session:
         counts = [session.scalar(select(func.count()).select_from(m)) for m in (Study, Series, Instance)]
     assert counts == [1, 1, 6]
-    assert len(list(seeded_node.node.store_dir.rglob("*.dcm"))) == 6
-    assert not [p for p in seeded_node.node.store_dir.rglob("*") if p.name.endswith(".tmp")]
+    # Each instance written once, under the key and with the bytes its index row names.
+    with seeded_node.node.context.sessions() as session:
+        rows = {row.storage_key: row.sha256 for row in session.scalars(select(Instance))}
+    stored = seeded_node.node.stored_objects()
+    assert {key: obj.sha256 for key, obj in stored.items()} == rows
+    assert seeded_node.node.leftovers() == []  # no half-written object
 
 
 def test_refusals_do_not_log_identifying_values(

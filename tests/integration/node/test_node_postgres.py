@@ -6,6 +6,7 @@ the main flow covered on it in every run.
 
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -60,7 +61,10 @@ def test_main_flow_on_postgresql(postgres_node: RunningNode, tmp_path: Path) -> 
     retrieved = httpx.get(url, headers=auth)
     assert retrieved.status_code == 200
     assert any(f.read_bytes() in retrieved.content for f in files)
-    assert len(list(postgres_node.store_dir.rglob("*.dcm"))) == 4
+    stored = postgres_node.stored_objects()
+    assert sorted(obj.sha256 for obj in stored.values()) == sorted(
+        hashlib.sha256(f.read_bytes()).hexdigest() for f in files
+    )
 
 
 def test_concurrent_upgrades_on_postgresql_take_turns(postgres_database: str) -> None:

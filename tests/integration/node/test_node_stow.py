@@ -18,6 +18,7 @@ from eucaim.dicomweb.status import FailureReason
 from eucaim.dicomweb.store_response import StoreResponse, parse_store_response
 from eucaim.node.models import Instance, Series, Study
 from tests.support.node_server import SeededNode, deidentified_instance, running_node, stow_body
+from tests.support.node_store import StoredObject
 
 
 def _post(
@@ -37,8 +38,9 @@ def _parsed(response: httpx.Response) -> StoreResponse:
     return parse_store_response(response.json())
 
 
-def _stored_files(seeded: SeededNode) -> list[Path]:
-    return sorted(seeded.node.store_dir.rglob("*.dcm"))
+def _stored(seeded: SeededNode) -> dict[str, StoredObject]:
+    """What the node's store holds (whichever store the session runs on), by key."""
+    return seeded.node.stored_objects()
 
 
 def _count(seeded: SeededNode, model: type) -> int:
@@ -62,16 +64,20 @@ def test_all_stored_is_200_with_retrieve_urls_and_files_in_the_documented_layout
     assert {s.sop_instance_uid for s in result.stored} == {d.SOPInstanceUID for d in datasets}
     assert result.failed == () and result.other_failures == ()
     urls = {s.sop_instance_uid: s.retrieve_url for s in result.stored}
-    folder = seeded_node.node.store_dir / "test-bb" / study / series
-    assert set(_stored_files(seeded_node)) == {folder / f"{d.SOPInstanceUID}.dcm" for d in datasets}
+    folder = f"test-bb/{study}/{series}"
+    stored = _stored(seeded_node)
+    assert set(stored) == {f"{folder}/{d.SOPInstanceUID}.dcm" for d in datasets}
     with seeded_node.node.context.sessions() as session:
         rows = {r.sop_instance_uid: r for r in session.scalars(select(Instance))}
     for ds, f in zip(datasets, files, strict=True):
         uid = ds.SOPInstanceUID
         assert urls[uid] == f"{seeded_node.dicomweb_url}/studies/{study}/series/{series}/instances/{uid}"
-        assert (folder / f"{uid}.dcm").read_bytes() == f.read_bytes()
-        assert rows[uid].sha256 == hashlib.sha256(f.read_bytes()).hexdigest()
-        assert rows[uid].size == f.stat().st_size
+        assert seeded_node.node.read_object(f"{folder}/{uid}.dcm") == f.read_bytes()
+        row = rows[uid]
+        assert row.storage_key == f"{folder}/{uid}.dcm"
+        assert row.sha256 == stored[row.storage_key].sha256 == hashlib.sha256(f.read_bytes()).hexdigest()
+        assert row.size == stored[row.storage_key].size == f.stat().st_size
+    assert seeded_node.node.leftovers() == []
     assert (_count(seeded_node, Study), _count(seeded_node, Series)) == (1, 1)
     # Nothing is left behind in the spool folder.
     assert list(seeded_node.node.settings.tmp_dir.iterdir()) == []
@@ -92,7 +98,7 @@ def test_instance_without_identity_removed_is_refused_and_not_stored(
         no.SOPInstanceUID: FailureReason.NOT_DEIDENTIFIED,
     }
     assert all("PatientIdentityRemoved" in f.comment for f in result.failed)
-    assert [p.name for p in _stored_files(seeded_node)] == [f"{good.SOPInstanceUID}.dcm"]
+    assert [key.rpartition("/")[2] for key in _stored(seeded_node)] == [f"{good.SOPInstanceUID}.dcm"]
     assert _count(seeded_node, Instance) == 1
 
 
@@ -101,7 +107,7 @@ def test_only_identified_instances_is_409_and_nothing_stored(seeded_node: Seeded
     response = _post(seeded_node, [tmp_path / "bad.dcm"])
     assert response.status_code == 409
     assert _parsed(response).failed[0].failure_reason == FailureReason.NOT_DEIDENTIFIED
-    assert _stored_files(seeded_node) == []
+    assert _stored(seeded_node) == {}
     assert (_count(seeded_node, Study), _count(seeded_node, Instance)) == (0, 0)
 
 
@@ -125,12 +131,14 @@ def test_resending_identical_instances_stores_nothing_twice(seeded_node: SeededN
     files = [tmp_path / f"{n}.dcm" for n in range(2)]
     datasets = [deidentified_instance(f) for f in files]
     first = _post(seeded_node, list(files))
-    stored_before = {p: p.stat().st_mtime_ns for p in _stored_files(seeded_node)}
+    stored_before = _stored(seeded_node)
+    time.sleep(1.1)  # an object written again would show it, even where a store's clock has seconds
     second = _post(seeded_node, list(files))
     assert (first.status_code, second.status_code) == (200, 200)
     assert {s.sop_instance_uid for s in _parsed(second).stored} == {d.SOPInstanceUID for d in datasets}
-    # Same objects, untouched, and one index row each.
-    assert {p: p.stat().st_mtime_ns for p in _stored_files(seeded_node)} == stored_before
+    # Same objects, untouched (not even rewritten with the same bytes), and one index row each.
+    assert len(stored_before) == 2
+    assert _stored(seeded_node) == stored_before
     assert _count(seeded_node, Instance) == 2
     assert _count(seeded_node, Study) == 2
 
@@ -147,8 +155,9 @@ def test_same_uid_with_other_bytes_is_refused_as_duplicate_and_first_kept(
     assert response.status_code == 409
     failure = _parsed(response).failed[0]
     assert (failure.sop_instance_uid, failure.failure_reason) == (sop, FailureReason.DUPLICATE_SOP_INSTANCE)
-    (stored,) = _stored_files(seeded_node)
-    assert stored.read_bytes() == (tmp_path / "a.dcm").read_bytes()
+    (stored,) = _stored(seeded_node).values()
+    assert seeded_node.node.read_object(stored.key) == (tmp_path / "a.dcm").read_bytes()
+    assert seeded_node.node.leftovers() == []  # the refused copy was not left behind either
 
 
 def test_garbage_body_is_400_with_a_reason(seeded_node: SeededNode) -> None:
@@ -196,7 +205,7 @@ def test_truncated_body_keeps_whole_parts_and_reports_the_cut_one(
     assert [s.sop_instance_uid for s in result.stored] == [whole.SOPInstanceUID]
     (other,) = result.other_failures
     assert "part 2 is incomplete" in other.comment
-    assert len(_stored_files(seeded_node)) == 1
+    assert len(_stored(seeded_node)) == 1
 
 
 def test_truncated_dicom_inside_a_whole_part_is_refused(seeded_node: SeededNode, tmp_path: Path) -> None:
@@ -208,7 +217,7 @@ def test_truncated_dicom_inside_a_whole_part_is_refused(seeded_node: SeededNode,
     assert failure.sop_instance_uid == ds.SOPInstanceUID
     assert failure.failure_reason == FailureReason.CANNOT_UNDERSTAND
     assert "truncated" in failure.comment
-    assert _stored_files(seeded_node) == []
+    assert _stored(seeded_node) == {}
 
 
 def test_wrong_media_types_are_415(seeded_node: SeededNode, tmp_path: Path) -> None:
@@ -226,7 +235,7 @@ def test_wrong_media_types_are_415(seeded_node: SeededNode, tmp_path: Path) -> N
         headers=auth | {"Content-Type": 'multipart/related; type="application/dicom+json"; boundary=x'},
     )
     assert json_parts.status_code == 415
-    assert _stored_files(seeded_node) == []
+    assert _stored(seeded_node) == {}
 
 
 def test_missing_boundary_is_400(seeded_node: SeededNode) -> None:
@@ -272,8 +281,8 @@ def test_same_uid_twice_in_one_request(seeded_node: SeededNode, tmp_path: Path) 
     other = _post(seeded_node, [tmp_path / "b.dcm", tmp_path / "b.dcm"])
     assert other.status_code == 409
     assert [f.failure_reason for f in _parsed(other).failed] == [FailureReason.DUPLICATE_SOP_INSTANCE] * 2
-    (stored,) = _stored_files(seeded_node)
-    assert stored.read_bytes() == (tmp_path / "a.dcm").read_bytes()
+    (stored,) = _stored(seeded_node).values()
+    assert seeded_node.node.read_object(stored.key) == (tmp_path / "a.dcm").read_bytes()
     assert _count(seeded_node, Instance) == 1
 
 
@@ -309,7 +318,8 @@ def test_client_vanishing_mid_body_leaves_nothing_behind(
     while any(seeded_node.node.settings.tmp_dir.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert list(seeded_node.node.settings.tmp_dir.iterdir()) == []
-    assert _stored_files(seeded_node) == []
+    assert _stored(seeded_node) == {}
+    assert seeded_node.node.leftovers() == []
     assert httpx.get(f"{seeded_node.url}/health").json()["status"] == "ok"
     assert any("client disconnected mid-body" in r.getMessage() for r in caplog.records)
 
@@ -332,5 +342,5 @@ def test_bodies_over_the_limit_are_413_and_store_nothing(tmp_path: Path) -> None
 
         streamed = httpx.post(f"{node.dicomweb_url('bb')}/studies", content=chunked(), headers=headers)
         assert streamed.status_code == 413
-        assert list(node.store_dir.rglob("*.dcm")) == []
+        assert node.stored_objects() == {}
         assert list(node.settings.tmp_dir.iterdir()) == []

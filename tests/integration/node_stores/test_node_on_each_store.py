@@ -1,7 +1,7 @@
 """The node's main flow on each image store: STOW, re-send, other bytes refused, QIDO, WADO, metadata.
 
-The representative per store that runs in CI; the whole node suite reruns on a store with
-``EUCAIM_TEST_NODE_STORE=s3|dicomweb .venv/bin/pytest -p tests.support.node_store tests/integration/node``.
+One test per store in the main run; ``make test`` also reruns the whole node suite on each store
+(``EUCAIM_TEST_NODE_STORE=s3|dicomweb``, see tests/support/node_store.py).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tests.support.seaweedfs import SeaweedS3
 @pytest.fixture(params=["filesystem", "s3", "dicomweb"])
 def store_node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningNode]:
     """A node on each store kind (SeaweedFS bucket or the session's emptied Orthanc)."""
-    settings: dict[str, object] = {}
+    settings: dict[str, object] = {"store": "filesystem"}  # named, so no session store applies
     if request.param == "s3":
         seaweedfs: SeaweedS3 = request.getfixturevalue("seaweedfs")
         settings = {
