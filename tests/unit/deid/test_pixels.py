@@ -134,3 +134,13 @@ def test_luminance_stretches_to_8_bit() -> None:
     view = pixel_view(ds)
     grey = luminance(view, 0, "MONOCHROME2")
     assert grey.dtype == np.uint8 and grey.min() == 0 and grey.max() == 255
+
+
+def test_redact_12_bit_signed_uses_the_lowest_12_bit_value() -> None:
+    # The container's minimum (-32768) would read back as 0, mid-grey, in a 12-bit viewer.
+    ds = make_instance()
+    ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 12, 11, 1
+    ds.PixelData = np.full((8, 8), 100, dtype="<i2").tobytes()
+    redact(ds, [Box(0, 0, 2, 2)], pad=0)
+    out = np.frombuffer(ds.PixelData, dtype="<i2").reshape(8, 8)
+    assert (out[:2, :2] == -2048).all() and (out[2:, :] == 100).all()
