@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -281,16 +281,19 @@ def retrieve_studies(
     method: RetrieveMethod = RetrieveMethod.GET,
     receiver_port: int | None = None,
     receiver_bind: str = "0.0.0.0",
+    receiver: Receiver | None = None,
     on_event: OnEvent | None = None,
 ) -> RetrieveReport:
     """Retrieve ``studies`` one after another into ``incoming/<StudyInstanceUID>/``, indexing each file.
 
     C-GET resumes: files already in a study's folder are not fetched again. C-MOVE runs our
     receiver on ``receiver_port`` under the calling AE title, which the PACS must know as a
-    destination. A study the PACS fails is recorded in the report; the run continues.
+    destination. ``receiver``, when given, is one already listening (the web UI's): C-MOVE sends
+    to it instead (its AE title is the move destination) and it keeps listening afterwards.
+    A study the PACS fails is recorded in the report; the run continues.
     Raises ConfigError when C-MOVE has no receiver port or the port cannot be bound.
     """
-    if method is RetrieveMethod.MOVE and receiver_port is None:
+    if method is RetrieveMethod.MOVE and receiver_port is None and receiver is None:
         raise ConfigError(
             "C-MOVE needs our receiver's port",
             hint="set it with `eucaim-ingest pacs config … --receiver-port N` (the port registered "
@@ -299,8 +302,11 @@ def retrieve_studies(
     indexer = WorkspaceIndexer(state, on_event)
     report = RetrieveReport(method=method)
     with ExitStack() as stack:
-        receiver = None
-        if method is RetrieveMethod.MOVE:
+        if method is not RetrieveMethod.MOVE:
+            receiver = None
+        elif receiver is not None:
+            stack.enter_context(_lend(receiver, indexer))
+        else:
             assert receiver_port is not None
             # One receiver for the whole run (restarting it per study costs its shutdown poll);
             # its destination folder follows the study being moved.
@@ -323,6 +329,20 @@ def retrieve_studies(
                 on_event(StudyFinished(outcome))
     report.indexed, report.problems = indexer.indexed, indexer.problems
     return report
+
+
+@contextmanager
+def _lend(receiver: Receiver, indexer: WorkspaceIndexer) -> Iterator[None]:
+    """Let a retrieve use a running receiver: what it moves is indexed and counted by the retrieve.
+
+    Its folder and callback are put back afterwards, so it goes on receiving as before.
+    """
+    folder, on_stored = receiver.writer.dest_dir, receiver.writer.on_stored
+    receiver.writer.on_stored = indexer
+    try:
+        yield
+    finally:
+        receiver.writer.dest_dir, receiver.writer.on_stored = folder, on_stored
 
 
 def _retrieve_one(

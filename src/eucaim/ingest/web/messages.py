@@ -193,3 +193,65 @@ def text(key: str, **values: object) -> str:
     """The UI text for ``key`` with ``values`` filled in; an unknown key shows itself (easy to spot)."""
     template = MESSAGES.get(key, key)
     return template.format(**values) if values else template
+
+
+# -- PACS search and retrieve jobs, the C-STORE receiver, transfer options (sources and transfer steps)
+MESSAGES.update(
+    {
+        "pacs.receiver_port": "Our receiver's port (for C-MOVE)",
+        "pacs.receiver_port_help": "The port the PACS administrator registered for our AE title; "
+        "empty if you retrieve with C-GET only.",
+        "pacs.timeout": "Seconds to wait for the PACS",
+        "pacs.study_uid": "Study instance UID",
+        "pacs.list_column": "What a list without a header holds",
+        "pacs.list_column_header": "The list has a header row",
+        "pacs.column_patient_id": "Patient IDs",
+        "pacs.column_accession_number": "Accession numbers",
+        "pacs.column_study_uid": "Study instance UIDs",
+        "pacs.find_done": "{n} studies found ({queries} queries)",
+        "pacs.find_stopped": "Search stopped after {done} of {total} queries.",
+        "pacs.retrieve_done": "C-{method}: {complete} of {total} studies complete, "
+        "{indexed} instances indexed",
+        "pacs.retrieve_stopped": "Stopped after {done} of {total} studies ({instances} instances are in the "
+        "workspace, indexed). Retrieve again to fetch the rest: complete studies are not fetched twice.",
+        "pacs.progress_find": "Searching the PACS",
+        "pacs.progress_retrieve": "Retrieving from the PACS",
+        "pacs.queries": "{done} of {total} queries answered",
+        "pacs.studies": "{done} of {total} studies done",
+        "pacs.instances": "{n} instances in the workspace",
+        "pacs.instances_of": "{n} of {expected} instances in the workspace",
+        "pacs.rate": "{rate} instances/s",
+        "pacs.stop": "Stop",
+        "pacs.stop_help": "Stops before the next query or study; the study being retrieved finishes first "
+        "(the PACS protocol offers no safe cut in the middle).",
+        "pacs.method": "How the PACS sends the studies",
+        "pacs.method_get": "C-GET: on our own connection (no inbound port needed)",
+        "pacs.method_move": "C-MOVE: the PACS sends them to our receiver",
+        "pacs.move_running": "C-MOVE sends to the receiver running below as {ae} on port {port}.",
+        "pacs.move_config": "C-MOVE starts a receiver as {ae} on port {port} for the retrieve.",
+        "pacs.move_no_receiver": "C-MOVE needs our receiver: start it below, or set its port in the PACS "
+        "settings.",
+        "receiver.title": "Receive studies the PACS sends (C-STORE receiver)",
+        "receiver.intro": "Listens for studies the PACS (or a modality) sends to our AE title; each file is "
+        "indexed into this workspace as it arrives. The PACS must know this AE title, this machine's "
+        "address and the port.",
+        "receiver.ae_title": "Receiver AE title",
+        "receiver.port": "Receiver port",
+        "receiver.bind": "Listen on address",
+        "receiver.bind_help": "0.0.0.0 lets the PACS reach this machine; 127.0.0.1 only this machine.",
+        "receiver.allow": "Accept only these sending AE titles",
+        "receiver.allow_help": "Optional, separated by spaces; empty accepts any sender that calls our "
+        "AE title.",
+        "receiver.start": "Start receiver",
+        "receiver.stop": "Stop receiver",
+        "receiver.running": "Listening as {ae_title} on {bind}:{port}.",
+        "receiver.accepting": "Accepting only {aets}.",
+        "receiver.counts": "{received} instances received, {indexed} indexed",
+        "receiver.extra": "{duplicates} duplicate copies, {problems} not usable DICOM, {refused} refused",
+        "receiver.rate": "{rate} instances/s on average",
+        "receiver.move_note": "Studies retrieved by C-MOVE while it listens arrive through it and are "
+        "counted here too.",
+        "receiver.stopped": "Receiver stopped: {received} instances received, {indexed} indexed, "
+        "{duplicates} duplicate copies, {problems} not usable DICOM, {refused} refused.",
+    }
+)

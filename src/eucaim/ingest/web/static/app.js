@@ -54,3 +54,50 @@
     if (badge) { watchJob(badge); }
   });
 })();
+
+// Sources step: the PACS search/retrieve counts ([data-poll-pacs]) and the receiver's live count
+// ([data-poll-receiver]) update every second; the header's job badge reloads the page when a job ends.
+(function () {
+  "use strict";
+  function fill(template, values) {
+    return Object.keys(values).reduce(function (s, k) { return s.replace("{" + k + "}", values[k]); }, template);
+  }
+  function set(id, value) {
+    var el = document.getElementById(id);
+    if (el) { el.textContent = value; }
+  }
+  function every(url, onAnswer) {
+    var timer = setInterval(function () {
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (answer) { if (onAnswer(answer)) { clearInterval(timer); } })
+        .catch(function () { /* the next tick tries again */ });
+    }, 1000);
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var pacs = document.querySelector("[data-poll-pacs]");
+    if (pacs) {
+      var p = pacs.dataset;
+      every(pacs.getAttribute("data-poll-pacs"), function (job) {
+        if (!job.kind) { return true; }
+        set("pacs-queries", fill(p.queries, { done: job.queries[0], total: job.queries[1] }));
+        set("pacs-studies", fill(p.studies, { done: job.studies[0], total: job.studies[1] }));
+        set("pacs-instances", job.expected ? fill(p.instancesOf, { n: job.instances, expected: job.expected })
+          : fill(p.instances, { n: job.instances }));
+        set("pacs-rate", fill(p.rate, { rate: job.rate }));
+        return job.status !== "running";
+      });
+    }
+    var rx = document.querySelector("[data-poll-receiver]");
+    if (rx) {
+      var r = rx.dataset;
+      every(rx.getAttribute("data-poll-receiver"), function (s) {
+        if (!s.running) { window.location.reload(); return true; }
+        set("receiver-count", fill(r.counts, s));
+        set("receiver-extra", fill(r.extra, s));
+        set("receiver-rate", fill(r.rate, s));
+        return false;
+      });
+    }
+  });
+})();
