@@ -65,15 +65,10 @@ def _summary(dataset: dict[str, Any]) -> None:
 
 
 def _selection(subjects: list[str], studies: list[str], series: list[str]) -> dict[str, Any]:
-    given = [
-        (kind, ids) for kind, ids in (("subjects", subjects), ("studies", studies), ("series", series)) if ids
-    ]
-    if len(given) > 1:
-        raise ConfigError("choose one of --subjects, --studies and --series (or none for the whole biobank)")
-    if not given:
-        return {"kind": "biobank"}
-    kind, ids = given[0]
-    return {"kind": kind, "ids": [i for value in ids for i in value.split(",") if i]}
+    # Shared with the web UI's dataset step (one implementation of what goes in).
+    from eucaim.ingest.dataset_selection import selection
+
+    return selection(subjects, studies, series)
 
 
 @dataset_app.command("create")
