@@ -19,6 +19,9 @@ import uvicorn
 
 from eucaim.ingest.web.app import create_app, new_token
 from eucaim.ingest.web.deps import UiSettings
+from eucaim.node.oidc_settings import OidcSettings
+from tests.support.node_server import RunningNode, running_node
+from tests.support.oidc_issuer import OidcIssuer, running_issuer
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -110,3 +113,23 @@ def axe_script() -> Path:
             pytest.fail(why)
         pytest.skip(why)
     return found[0]
+
+
+@pytest.fixture
+def oidc_issuer() -> Iterator[OidcIssuer]:
+    """The loopback OIDC issuer (tests/support/oidc_issuer.py), client ``eucaim-cli``."""
+    with running_issuer(client_id="eucaim-cli", audience="eucaim-node") as issuer:
+        yield issuer
+
+
+@pytest.fixture
+def oidc_node(tmp_path: Path, oidc_issuer: OidcIssuer) -> Iterator[RunningNode]:
+    """A node on SQLite trusting ``oidc_issuer``, with biobanks bb1 and bb2 (as the CLI login tests use)."""
+    oidc = OidcSettings(
+        issuer=oidc_issuer.url, client_id=oidc_issuer.client_id, audience=oidc_issuer.audience
+    )
+    with running_node(tmp_path / "node", oidc=oidc) as node:
+        node.add_user("ingester")
+        node.create_biobank("bb1", managers=["ingester"])
+        node.create_biobank("bb2")
+        yield node

@@ -21,8 +21,18 @@ from tests.ui.conftest import RunningUi
 
 
 def test_every_page_needs_the_token_and_a_wrong_one_is_refused(ui_server: RunningUi) -> None:
-    client = httpx.Client(base_url=ui_server.url)
-    for path in ("/", "/sources", "/review", "/transfer", "/transfer/progress", "/clinical", "/status"):
+    # A browser names the page a form comes from (Origin); the server refuses forms from elsewhere.
+    client = httpx.Client(base_url=ui_server.url, headers={"Origin": ui_server.url})
+    for path in (
+        "/",
+        "/sources",
+        "/review",
+        "/transfer",
+        "/transfer/progress",
+        "/clinical",
+        "/status",
+        "/dataset",
+    ):
         response = client.get(path, follow_redirects=False)
         assert (response.status_code, response.headers["location"]) == (303, "/login"), path
     assert client.post("/init", data={"node": "x"}, follow_redirects=False).status_code == 303
@@ -32,10 +42,31 @@ def test_every_page_needs_the_token_and_a_wrong_one_is_refused(ui_server: Runnin
     assert signed_in.status_code == 303
     assert "httponly" in signed_in.headers["set-cookie"].lower()
     assert "samesite=strict" in signed_in.headers["set-cookie"].lower()
+    # The cookie is a session id of its own, never the start token printed in the terminal.
+    assert ui_server.settings.token not in signed_in.headers["set-cookie"]
     page = client.get("/")
     assert page.status_code == 200 and "1. Connect to the node" in page.text
     assert page.headers["cache-control"] == "no-store"
     assert client.get("/job").json() == {"status": None}
+    # Signing out ends the session: the same cookie no longer opens anything.
+    cookie = client.cookies.get("eucaim_ingest_ui")
+    assert client.post("/logout", follow_redirects=False).headers["location"] == "/login"
+    again = httpx.get(f"{ui_server.url}/", cookies={"eucaim_ingest_ui": cookie or ""}, follow_redirects=False)
+    assert again.headers["location"] == "/login"
+
+
+def test_a_form_posted_from_another_page_is_refused(ui_server: RunningUi, tmp_path: Path) -> None:
+    client = httpx.Client(base_url=ui_server.url, follow_redirects=True)
+    client.get(ui_server.login_url)
+    node, form = {"node": "http://127.0.0.1:9", "biobank": "bb", "token": "t"}, "/init"
+    # Another web application on this machine (another port is the same "site" for SameSite):
+    for headers in ({"Origin": "http://127.0.0.1:1"}, {"Referer": "http://evil.example/x"}, {}):
+        refused = client.post(form, data=node, headers=headers)
+        assert refused.status_code == 403, headers
+        assert "not sent from this application's own page" in refused.text
+    assert not (tmp_path / "ws").exists()
+    done = client.post(form, data=node, headers={"Referer": f"{ui_server.url}/"}, follow_redirects=False)
+    assert done.status_code == 303 and (tmp_path / "ws" / "config.toml").is_file()
 
 
 def test_the_folder_picker_stays_inside_its_root(ui_server: RunningUi, tmp_path: Path) -> None:

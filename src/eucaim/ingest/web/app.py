@@ -1,8 +1,11 @@
-"""The web application's factory: routes, static files and the access-token check in front of them.
+"""The web application's factory: routes, static files, and the sign-in and same-origin checks in front.
 
-Access: the server prints a URL with a random token when it starts (as Jupyter does). Opening it
-sets an HttpOnly, SameSite=Strict cookie; every other request without that cookie goes to the
-sign-in page. SameSite=Strict also keeps other sites' pages from posting forms here.
+Access: a browser gets in with the start link printed by ``eucaim-ingest ui`` (a random token per
+run, as Jupyter does), the workspace's password, or the node's OIDC sign-in (``routes_login``).
+Each opens a session whose random id sits in an HttpOnly, SameSite=Strict cookie; every other
+request without one goes to the sign-in page. Form posts must come from this application's own
+pages (Origin or Referer naming this host and port): SameSite alone would let another local
+web application on a different port post forms here, since ports do not make sites.
 """
 
 from __future__ import annotations
@@ -10,22 +13,38 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Form, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from eucaim.ingest.web import routes_data, routes_pacs, routes_review, routes_setup, routes_transfer
-from eucaim.ingest.web.deps import TEMPLATES, UiSettings, settings_of
+from eucaim.ingest.web import (
+    routes_data,
+    routes_dataset,
+    routes_login,
+    routes_pacs,
+    routes_review,
+    routes_setup,
+    routes_transfer,
+)
+from eucaim.ingest.web.deps import UiSettings, settings_of
+from eucaim.ingest.web.routes_login import COOKIE
 
-COOKIE = "eucaim_ingest_ui"
 OPEN_PATHS = ("/login", "/static/")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def new_token() -> str:
     """A fresh access token for one server run."""
     return secrets.token_urlsafe(24)
+
+
+def is_same_origin(request: Request) -> bool:
+    """True when the request's Origin (or, lacking it, its Referer) is this server itself."""
+    source = request.headers.get("origin") or request.headers.get("referer") or ""
+    parts = urlsplit(source)
+    return parts.scheme in ("http", "https") and parts.netloc == request.headers.get("host", "")
 
 
 def create_app(settings: UiSettings) -> FastAPI:
@@ -35,11 +54,20 @@ def create_app(settings: UiSettings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
 
     @app.middleware("http")
-    async def require_token(
+    async def require_session(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         path = request.url.path
-        if path.startswith(OPEN_PATHS) or _signed_in(request):
+        session = settings_of(request).sessions.get(request.cookies.get(COOKIE, ""))
+        request.state.session = session
+        response: Response
+        if request.method not in SAFE_METHODS and not is_same_origin(request):
+            response = PlainTextResponse(
+                "refused: this form was not sent from this application's own page; "
+                "open the page again and send it from there",
+                status_code=403,
+            )
+        elif path.startswith(OPEN_PATHS) or session is not None:
             response = await call_next(request)
         else:
             response = RedirectResponse("/login", status_code=303)
@@ -49,40 +77,21 @@ def create_app(settings: UiSettings) -> FastAPI:
         response.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
         return response
 
-    @app.get("/login")
-    def login_page(request: Request, token: str | None = None) -> Response:
-        if token is not None:
-            return _sign_in(request, token)
-        return TEMPLATES.TemplateResponse(request, "login.html", {"error": None})
-
-    @app.post("/login")
-    def login_form(request: Request, token: Annotated[str, Form()] = "") -> Response:
-        return _sign_in(request, token)
-
     @app.get("/job")
     def job_state(request: Request) -> JSONResponse:
         """The current long operation, polled by pages while it runs."""
         job = settings_of(request).jobs.current
         if job is None:
             return JSONResponse({"status": None})
-        return JSONResponse({"kind": job.kind, "status": job.status.value, "result": job.result})
+        return JSONResponse(
+            {"kind": job.kind, "status": job.status.value, "result": job.result, "progress": job.progress}
+        )
 
+    app.include_router(routes_login.router)
     app.include_router(routes_setup.router)
     app.include_router(routes_pacs.router)
     app.include_router(routes_review.router)
     app.include_router(routes_transfer.router)
     app.include_router(routes_data.router)
+    app.include_router(routes_dataset.router)
     return app
-
-
-def _signed_in(request: Request) -> bool:
-    cookie = request.cookies.get(COOKIE, "")
-    return bool(cookie) and secrets.compare_digest(cookie, settings_of(request).token)
-
-
-def _sign_in(request: Request, token: str) -> Response:
-    if not secrets.compare_digest(token.strip(), settings_of(request).token):
-        return TEMPLATES.TemplateResponse(request, "login.html", {"error": "login.bad"}, status_code=401)
-    response = RedirectResponse("/", status_code=303)
-    response.set_cookie(COOKIE, settings_of(request).token, httponly=True, samesite="strict")
-    return response

@@ -15,6 +15,9 @@ from fastapi.templating import Jinja2Templates
 
 from eucaim.ingest.web.jobs import JobRunner
 from eucaim.ingest.web.messages import text
+from eucaim.ingest.web.oidc_signin import DeviceSignIn
+from eucaim.ingest.web.password import Throttle
+from eucaim.ingest.web.sessions import Sessions
 from eucaim.ingest.workspace import Workspace
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -34,12 +37,19 @@ STEPS: tuple[tuple[str, str], ...] = (
 
 @dataclass
 class UiSettings:
-    """One server's settings: the workspace it serves, where the folder picker may look, the access token."""
+    """One server's settings: the workspace it serves, where the folder picker may look, the access token.
+
+    ``token`` is this run's start token (the printed link); ``sessions`` are the signed-in browsers,
+    ``throttle`` slows password guessing, ``sign_ins`` are OIDC device sign-ins in progress.
+    """
 
     workspace: Path
     browse_root: Path
     token: str
     jobs: JobRunner = field(default_factory=JobRunner)
+    sessions: Sessions = field(default_factory=Sessions)
+    throttle: Throttle = field(default_factory=Throttle)
+    sign_ins: dict[str, DeviceSignIn] = field(default_factory=dict)
     # Per-server memory of the page flow (last clinical file, last PACS search); reloads keep it.
     clinical_file: Path | None = None
     pacs_found: list[Any] = field(default_factory=list)
@@ -93,6 +103,7 @@ def render(request: Request, name: str, step: str, status_code: int = 200, **con
             "job": job,
             "busy": settings.jobs.busy,
             "has_workspace": has_workspace(settings),
+            "session": getattr(request.state, "session", None),
             **context,
         },
         status_code=status_code,

@@ -1,4 +1,11 @@
-"""Long operations of the web UI: one background thread per workspace, its state kept for page reloads."""
+"""Long operations of the web UI: one background thread per workspace, its state kept for page reloads.
+
+Every action that can take longer than a moment (indexing, retrieving, pushing, doctor checks,
+sending clinical data, creating a dataset, releasing an XNAT project) runs as a :class:`Job`:
+the request only starts it and the page follows it (``/job`` polling). The last job of each kind
+stays readable (``JobRunner.last``), so a page shows its own action's outcome next to its form
+even after another kind of job ran.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from eucaim.errors import EucaimError, UploadError
 from eucaim.ingest.pipeline.events import Advanced, Event, Notice, Stage, StageFinished, StageStarted
@@ -54,10 +62,17 @@ class StageProgress:
 
 @dataclass
 class Job:
-    """One long operation: what it is, the CLI command it stands for, and how far it got."""
+    """One long operation: what it is, the CLI command it stands for, and how far it got.
+
+    ``progress`` is a short line the page shows while it runs; ``detail`` holds what the page
+    needs afterwards (the checks of a doctor run, the form a dataset was created from, its id).
+    Neither may carry PHI or a secret: both are shown in the browser.
+    """
 
     kind: str
     command: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    progress: str = ""
     status: JobStatus = JobStatus.RUNNING
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
@@ -93,6 +108,7 @@ class JobRunner:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.current: Job | None = None
+        self.last: dict[str, Job] = {}
 
     @property
     def busy(self) -> bool:
@@ -104,6 +120,7 @@ class JobRunner:
             if self.busy:
                 return False
             self.current = job
+            self.last[job.kind] = job
             self._thread = threading.Thread(target=self._run, args=(job, work), name=f"ui-{job.kind}")
             self._thread.daemon = True
             self._thread.start()

@@ -195,6 +195,67 @@ def text(key: str, **values: object) -> str:
     return template.format(**values) if values else template
 
 
+# --- sign-in (password, node OIDC), background jobs of steps 1, 5, 6, and the dataset step ---------
+MESSAGES.update(
+    {
+        "login.password_title": "With this workspace's password",
+        "login.password": "Password",
+        "login.bad_password": "That password is not right for this workspace.",
+        "login.locked": "Too many failed attempts: wait {seconds} s before trying again.",
+        "login.token_title": "With the link printed in the terminal",
+        "login.oidc_title": "Sign in with the node",
+        "login.oidc_help": "Uses your account at the node's identity provider; the node must list you "
+        "as a member of this workspace's biobank.",
+        "login.oidc_submit": "Sign in with the node",
+        "login.oidc_unavailable": "This workspace has no EUCAIM node to sign in with.",
+        "login.oidc_starting": "Contacting the node and its identity provider…",
+        "login.oidc_open": "Open",
+        "login.oidc_code": "and enter the code:",
+        "login.oidc_direct": "Or open the page with the code filled in:",
+        "login.oidc_direct_link": "approve this sign-in",
+        "login.oidc_waiting": "Waiting for your approval; this page continues by itself.",
+        "login.oidc_check": "Check again",
+        "login.oidc_cancel": "Cancel",
+        "login.signed_in_token": "Signed in with the start link",
+        "login.signed_in_password": "Signed in with the password",
+        "login.signed_in_oidc": "Signed in as {user}",
+        "login.sign_out": "Sign out",
+        "job.running": "Running…",
+        "connect.checking": "Running the checks…",
+        "connect.checked": "Checks run at {at}.",
+        "connect.busy_checks": "The checks wait until the running operation ends.",
+        "clinical.pushing": "Sending clinical data…",
+        "clinical.pushed": "Last send: {outcome}",
+        "clinical.push_failed": "Not sent: {error}",
+        "dataset.new": "New dataset",
+        "dataset.follows": "New version of",
+        "dataset.new_version": "Make a new version of this dataset",
+        "dataset.version_of": "New version of dataset {id} ({name}).",
+        "dataset.creating": "The node is building the dataset…",
+        "dataset.create_failed": "Not created: {error}",
+        "dataset.scope_studies": "Only the ticked studies",
+        "dataset.scope_series": "Only the ticked series",
+        "dataset.patients": "Patients",
+        "dataset.studies": "Studies",
+        "dataset.series": "Series",
+        "dataset.scope_empty": "Tick at least one item of the chosen kind, or choose everything "
+        "in the biobank.",
+        "dataset.nothing_sent": "Nothing this workspace sent is verified on the node yet.",
+        "dataset.author_only": "Only its author may make a new version, once it is released.",
+        "dataset.xnat_title": "Release the XNAT project",
+        "dataset.xnat_intro": "On XNAT the project is the dataset: releasing checks that every verified "
+        "instance is in project {project}, then changes who may see it.",
+        "dataset.xnat_access": "Who may see it",
+        "dataset.xnat_protected": "Protected: every XNAT user sees the project and its metadata; "
+        "data only members",
+        "dataset.xnat_public": "Public: everyone sees the project and its data",
+        "dataset.xnat_release": "Release the project",
+        "dataset.xnat_running": "Checking the project on XNAT…",
+        "dataset.xnat_failed": "Not released: {error}",
+        "status.xnat": "This workspace sends to XNAT: its project is released in the Dataset step.",
+    }
+)
+
 # -- PACS search and retrieve jobs, the C-STORE receiver, transfer options (sources and transfer steps)
 MESSAGES.update(
     {
@@ -253,5 +314,24 @@ MESSAGES.update(
         "counted here too.",
         "receiver.stopped": "Receiver stopped: {received} instances received, {indexed} indexed, "
         "{duplicates} duplicate copies, {problems} not usable DICOM, {refused} refused.",
+        "transfer.options": "Transfer options",
+        "transfer.window": "Send only between (daily, local time)",
+        "transfer.window_help": "Optional, e.g. 22:00-06:00 (it may cross midnight); empty: any time.",
+        "transfer.concurrency": "Requests in flight at once",
+        "transfer.concurrency_help": "1 to 16; empty: {n} (this workspace's setting).",
+        "transfer.workers": "De-identification processes",
+        "transfer.workers_help": "1 to 64; empty: {n} (this workspace's setting).",
+        "transfer.batch_mb": "Largest request (MB)",
+        "transfer.batch_mb_help": "At least 0.01; empty: {n} MB (this workspace's setting).",
+        "transfer.bad_max_rate": "Give a number of MB per second between 0.01 and 10000, or leave it empty.",
+        "transfer.bad_concurrency": "Give a whole number from 1 to 16, or leave it empty.",
+        "transfer.bad_workers": "Give a whole number from 1 to 64, or leave it empty.",
+        "transfer.bad_batch_mb": "Give a number of MB of at least 0.01, or leave it empty.",
+        "transfer.waiting": "Waiting for the transfer window {window}: sending starts at {at}. "
+        "Everything else is ready; Pause ends the wait.",
+        "transfer.run_options": "This run: {concurrency} requests in flight, {workers} de-identification "
+        "processes, requests of at most {batch_mb} MB.",
+        "transfer.run_window": "Sends only between {window}.",
+        "transfer.run_rate": "Uploads at most {rate} MB/s.",
     }
 )

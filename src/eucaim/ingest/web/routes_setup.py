@@ -1,7 +1,8 @@
-"""Steps 1 and 2: connect to the node (init form, doctor checklist) and choose sources (folder, PACS)."""
+"""Steps 1 and 2: connect to the node (init form, doctor checks as a job), choose sources (folder, PACS)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
@@ -14,17 +15,19 @@ from eucaim.ingest.config import NodeConfig
 from eucaim.ingest.doctor import run_checks
 from eucaim.ingest.scanner import scan_paths
 from eucaim.ingest.upload.http import check_url_security
-from eucaim.ingest.web.deps import cli, has_workspace, open_workspace, render, settings_of
+from eucaim.ingest.web.deps import UiSettings, cli, has_workspace, open_workspace, render, settings_of
 from eucaim.ingest.web.jobs import Job
 from eucaim.ingest.web.messages import text
 from eucaim.ingest.web.routes_pacs import pacs_context
 from eucaim.ingest.workspace import Workspace
 
 router = APIRouter()
+DOCTOR = "doctor"
 
 
 @router.get("/", response_class=HTMLResponse)
 def connect_page(request: Request) -> Response:
+    """The init form, or the doctor checklist (run as a job the first time the page is seen)."""
     settings = settings_of(request)
     if not has_workspace(settings):
         return render(
@@ -33,24 +36,52 @@ def connect_page(request: Request) -> Response:
             "connect",
             form={},
             errors={},
-            checks=None,
+            doctor=None,
             node=None,
             commands=[cli(settings, "init", "--node", "URL", "--biobank", "CODE", "--token-file", "FILE")],
         )
     with open_workspace(settings) as ws:
         node = ws.config.node
-    checks = run_checks(settings.workspace)
+    if DOCTOR not in settings.jobs.last:
+        start_doctor(settings)
+    doctor = settings.jobs.last.get(DOCTOR)
+    checks = doctor.detail.get("checks") if doctor is not None else None
     return render(
         request,
         "connect.html",
         "connect",
         form={},
         errors={},
+        doctor=doctor,
         checks=checks,
         node=node,
-        failed=sum(1 for c in checks if not c.ok),
+        failed=sum(1 for c in checks or [] if not c.ok),
         commands=[cli(settings, "doctor")],
     )
+
+
+def start_doctor(settings: UiSettings) -> bool:
+    """Run ``eucaim-ingest doctor`` as a job (False while another job runs)."""
+
+    def work(job: Job) -> str:
+        checks = run_checks(settings.workspace)
+        job.detail["checks"] = checks
+        job.detail["at"] = datetime.now().strftime("%H:%M:%S")
+        failed = sum(1 for c in checks if not c.ok)
+        return f"{failed} check(s) failed" if failed else "every check passed"
+
+    started = settings.jobs.start(Job(DOCTOR, cli(settings, "doctor")), work)
+    if started:
+        settings.jobs.wait(timeout=1.0)  # local checks answer at once; a slow node shows the running job
+    return started
+
+
+@router.post("/doctor", response_class=HTMLResponse)
+def doctor_again(request: Request) -> Response:
+    settings = settings_of(request)
+    if has_workspace(settings) and not start_doctor(settings):
+        return render(request, "busy.html", "connect", commands=[])
+    return RedirectResponse("/", status_code=303)
 
 
 @router.post("/init", response_class=HTMLResponse)
@@ -83,7 +114,7 @@ def init_workspace(
             status_code=422,
             form={"node": node, "biobank": biobank},
             errors=errors,
-            checks=None,
+            doctor=None,
             node=None,
             commands=[
                 cli(
@@ -99,6 +130,7 @@ def init_workspace(
             ],
         )
     Workspace.create(settings.workspace, NodeConfig(url=node, biobank=biobank), token=token).close()
+    settings.jobs.last.pop(DOCTOR, None)  # the new workspace gets its own checks
     return RedirectResponse("/", status_code=303)
 
 

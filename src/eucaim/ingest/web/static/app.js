@@ -55,6 +55,38 @@
   });
 })();
 
+// Sign in with the node: the waiting page reloads once the device sign-in is approved or refused
+// (the reload opens the session, or shows the refusal next to the button). A running job's
+// progress line ([data-job-progress]) is kept up to date from /job.
+(function () {
+  "use strict";
+  function poll(url, every, onAnswer) {
+    var timer = setInterval(function () {
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (answer) { if (onAnswer(answer)) { clearInterval(timer); } })
+        .catch(function () { /* the next tick tries again; the page's link still works */ });
+    }, every);
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var signin = document.querySelector("[data-poll-signin]");
+    if (signin) {
+      var seen = signin.getAttribute("data-status");
+      poll(signin.getAttribute("data-poll-signin"), 1000, function (state) {
+        if (state.status !== seen) { window.location.reload(); return true; }
+        return false;
+      });
+    }
+    var line = document.querySelector("[data-job-progress]");
+    if (line) {
+      poll("/job", 1000, function (job) {
+        if (job.progress) { line.textContent = job.progress; }
+        return job.status !== "running";
+      });
+    }
+  });
+})();
+
 // Sources step: the PACS search/retrieve counts ([data-poll-pacs]) and the receiver's live count
 // ([data-poll-receiver]) update every second; the header's job badge reloads the page when a job ends.
 (function () {
@@ -99,5 +131,26 @@
         return false;
       });
     }
+  });
+})();
+
+// Transfer step: a run that starts or stops waiting for its time window redraws the page, so the
+// status line says so (the window wait begins only once the first batch is ready to send).
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    var section = document.querySelector("[data-poll][data-waiting-shown]");
+    if (!section) { return; }
+    var shown = section.getAttribute("data-waiting-shown") === "1";
+    var timer = setInterval(function () {
+      fetch(section.getAttribute("data-poll"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (snap) {
+          var job = snap.job;
+          if (!job || job.status !== "running") { clearInterval(timer); return; }
+          if (Boolean(job.waiting_until) !== shown) { clearInterval(timer); window.location.reload(); }
+        })
+        .catch(function () { /* the next tick tries again */ });
+    }, 1000);
   });
 })();
