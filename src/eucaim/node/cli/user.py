@@ -1,8 +1,13 @@
-"""``eucaim-node user``: create users and give them API tokens."""
+"""``eucaim-node user``: create users, give them API tokens, change their role, biobanks and access.
+
+Role, enabling and biobanks go through :mod:`eucaim.node.services.users`, as the portal's admin
+pages do.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -54,3 +59,63 @@ def token(
         )
     console.print(f"new API token for {name} (shown once):")
     console.print(new_token, markup=False)
+
+
+@user_app.command("role")
+def role(
+    name: Annotated[str, typer.Argument(help="Existing user name.")],
+    new_role: Annotated[Role, typer.Option("--role", help="The new role.", case_sensitive=False)],
+    data: DataOption = None,
+) -> None:
+    """Give a user another role (refused for the last active admin and for OIDC users)."""
+    from eucaim.node.cli.storage import open_sessions
+    from eucaim.node.db import session_scope
+    from eucaim.node.services.users import set_role
+
+    settings = load_settings(data)
+    with open_sessions(settings) as sessions, session_scope(sessions) as session:
+        set_role(session, name=name, role=new_role)
+    console.print(f"user {name} is now {new_role.value}")
+
+
+def _set_active(name: str, active: bool, data: Path | None) -> None:
+    from eucaim.node.cli.storage import open_sessions
+    from eucaim.node.db import session_scope
+    from eucaim.node.services.users import set_active
+
+    settings = load_settings(data)
+    with open_sessions(settings) as sessions, session_scope(sessions) as session:
+        set_active(session, name=name, active=active)
+
+
+@user_app.command("disable")
+def disable(
+    name: Annotated[str, typer.Argument(help="Existing user name.")], data: DataOption = None
+) -> None:
+    """Disable a user: their API tokens and OIDC sign-ins are refused until enabled again."""
+    _set_active(name, False, data)
+    console.print(f"user {name} disabled: their tokens no longer work")
+
+
+@user_app.command("enable")
+def enable(name: Annotated[str, typer.Argument(help="User name.")], data: DataOption = None) -> None:
+    """Enable a disabled user again (their unrevoked, unexpired tokens work again)."""
+    _set_active(name, True, data)
+    console.print(f"user {name} enabled")
+
+
+@user_app.command("biobanks")
+def biobanks(
+    name: Annotated[str, typer.Argument(help="Existing user name.")],
+    codes: Annotated[list[str] | None, typer.Argument(help="Biobank codes (none: no biobank).")] = None,
+    data: DataOption = None,
+) -> None:
+    """Make a user manage exactly the given biobanks."""
+    from eucaim.node.cli.storage import open_sessions
+    from eucaim.node.db import session_scope
+    from eucaim.node.services.users import set_biobanks
+
+    settings = load_settings(data)
+    with open_sessions(settings) as sessions, session_scope(sessions) as session:
+        set_biobanks(session, name=name, codes=codes or [])
+    console.print(f"user {name} manages: {', '.join(codes or []) or 'no biobank'}")

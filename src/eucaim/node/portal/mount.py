@@ -15,6 +15,7 @@ from eucaim.node.portal import (
     routes_oidc,
     routes_public,
     routes_requests,
+    routes_users,
 )
 
 STATIC = Path(__file__).parent / "static"
@@ -29,6 +30,7 @@ def install_portal(app: FastAPI) -> None:
     app.include_router(routes_metadata.router)
     app.include_router(routes_member.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_users.router)
     app.include_router(routes_requests.router)
 
     @app.get("/portal", include_in_schema=False)

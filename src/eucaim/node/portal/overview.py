@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from eucaim.node.models import Biobank, Instance, Series, Study, User
+from eucaim.node.models_accounts import OidcIdentity
 from eucaim.node.roles import Role, can_read_biobank
 
 RECENT_STUDIES = 15
@@ -54,6 +55,7 @@ class UserSummary:
     role: Role
     is_active: bool
     manages: tuple[str, ...]
+    oidc: bool = False  # made for an OIDC subject: the role follows the token's claims
 
 
 def readable_biobanks(session: Session, *, user_id: int) -> list[Biobank]:
@@ -133,6 +135,7 @@ def recent_studies(session: Session, *, user_id: int, limit: int = RECENT_STUDIE
 
 def list_users(session: Session) -> list[UserSummary]:
     """Return every user, by name, with the biobanks they manage."""
+    oidc = set(session.scalars(select(OidcIdentity.user_id)))
     return [
         UserSummary(
             id=u.id,
@@ -140,6 +143,12 @@ def list_users(session: Session) -> list[UserSummary]:
             role=u.role,
             is_active=u.is_active,
             manages=tuple(sorted(b.code for b in u.managed_biobanks)),
+            oidc=u.id in oidc,
         )
         for u in session.scalars(select(User).order_by(User.name))
     ]
+
+
+def biobank_codes(session: Session) -> list[str]:
+    """Return the code of every biobank, sorted (the choices of a user's memberships)."""
+    return list(session.scalars(select(Biobank.code).order_by(Biobank.code)))
