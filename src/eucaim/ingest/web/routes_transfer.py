@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from eucaim.ingest.web.deps import cli, has_workspace, open_workspace, render, settings_of
 from eucaim.ingest.web.jobs import Job
-from eucaim.ingest.web.transfer import progress_snapshot, run_push
+from eucaim.ingest.web.transfer import PushJob, TransferChoice, parse_choice, progress_snapshot, run_push
 
 router = APIRouter()
 
@@ -25,22 +25,37 @@ def transfer_page(request: Request, notice: str = "") -> Response:
     return _transfer_page(request, notice=notice)
 
 
-def _transfer_page(request: Request, notice: str = "", rate_error: str = "", rate: str = "") -> Response:
+def _transfer_page(
+    request: Request,
+    notice: str = "",
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> Response:
     settings = settings_of(request)
     if not has_workspace(settings):
         return RedirectResponse("/", status_code=303)
     job = settings.jobs.current
-    # The run on screen, as the command line would have started it (with its --max-rate).
+    last = job if isinstance(job, PushJob) else None
+    # The run on screen, as the command line would have started it (with its options).
     push_command = job.command if job is not None and job.kind == "push" else cli(settings, "push")
+    if form is None:  # the form starts from the last run's options (a resume keeps them)
+        form = last.choice.form_values() if last is not None else TransferChoice().form_values()
+    with open_workspace(settings) as ws:
+        transfer = ws.config.transfer
     return render(
         request,
         "transfer.html",
         "transfer",
-        status_code=422 if rate_error else 200,
+        status_code=422 if errors else 200,
         snap=_snapshot(request),
         notice=notice,
-        rate_error=rate_error,
-        rate=rate,
+        form=form,
+        errors=errors or {},
+        configured={
+            "concurrency": transfer.concurrency,
+            "workers": transfer.workers,
+            "batch_mb": f"{transfer.batch_bytes / 1e6:g}",
+        },
         commands=[
             push_command,
             cli(settings, "push", "--retry-quarantined"),
@@ -56,32 +71,43 @@ def transfer_progress(request: Request) -> JSONResponse:
 
 
 @router.post("/transfer/start")
-def transfer_start(request: Request, max_rate: Annotated[str, Form()] = "") -> Response:
-    """Start (or resume: the same thing) a push; it continues wherever the last one stopped."""
+def transfer_start(
+    request: Request,
+    max_rate: Annotated[str, Form()] = "",
+    window: Annotated[str, Form()] = "",
+    concurrency: Annotated[str, Form()] = "",
+    workers: Annotated[str, Form()] = "",
+    batch_mb: Annotated[str, Form()] = "",
+) -> Response:
+    """Start (or resume: the same) a push with ``push``'s options; it continues where the last stopped."""
+    form = {"max_rate": max_rate, "window": window, "concurrency": concurrency, "workers": workers,
+            "batch_mb": batch_mb}  # fmt: skip
+    choice, errors = parse_choice(form)
+    if errors:
+        return _transfer_page(request, form=form, errors=errors)
+    return _start(request, choice)
+
+
+def _start(request: Request, choice: TransferChoice) -> Response:
     settings = settings_of(request)
-    rate: float | None = None
-    if max_rate.strip():
-        try:
-            rate = float(max_rate)
-        except ValueError:
-            rate = -1.0
-        if not 0.01 <= rate <= 10_000:
-            return _transfer_page(request, rate_error="transfer.rate_bad", rate=max_rate)
 
     def work(job: Job) -> str:
         with open_workspace(settings) as ws:
-            return run_push(ws, job, max_rate=rate)
+            return run_push(ws, job, choice=choice)
 
-    command = cli(settings, "push", *(["--max-rate", str(rate)] if rate else []))
-    if not settings.jobs.start(Job("push", command), work):
+    job = PushJob("push", cli(settings, "push", *choice.cli_args()), choice=choice)
+    if not settings.jobs.start(job, work):
         return render(request, "busy.html", "transfer", commands=[])
     return RedirectResponse("/transfer", status_code=303)
 
 
 @router.post("/transfer/pause")
 def transfer_pause(request: Request) -> Response:
+    """Batches in flight finish, nothing new is sent; a wait for the time window ends at once."""
     job = settings_of(request).jobs.current
-    if job is not None and job.kind == "push":
+    if isinstance(job, PushJob):
+        job.request_pause()
+    elif job is not None and job.kind == "push":
         job.pause_requested = True
     return RedirectResponse("/transfer", status_code=303)
 
@@ -94,4 +120,5 @@ def transfer_retry(request: Request) -> Response:
         return render(request, "busy.html", "transfer", commands=[])
     with open_workspace(settings) as ws:
         ws.state.requeue_quarantined()
-    return transfer_start(request, "")
+    job = settings.jobs.current
+    return _start(request, job.choice if isinstance(job, PushJob) else TransferChoice())
