@@ -52,9 +52,9 @@ def main() -> None:
         for index, path in enumerate(files):
             deidentify_file(path, out / f"{index}.dcm", deidentifier)
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     work()  # unprofiled pass: the real speed, and warm caches for the profiled one
-    plain = time.perf_counter() - start
+    plain, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     profiler = cProfile.Profile()
     profiler.runcall(work)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -63,8 +63,8 @@ def main() -> None:
     size = total_bytes(files)
     print(
         f"{len(files)} {args.kind} files ({size / 1e6:.0f} MB), profile {args.profile}: "
-        f"{plain:.2f} s unprofiled, "
-        f"{1000 * plain / len(files):.2f} ms/file, {len(files) / plain:.0f} files/s on one core"
+        f"{plain:.2f} s unprofiled, {1000 * plain / len(files):.2f} ms/file wall, "
+        f"{1000 * cpu / len(files):.2f} CPU ms/file, {len(files) / plain:.0f} files/s on one core"
     )
     stats = pstats.Stats(profiler)
     entries = stats.stats  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 from pydicom.uid import UID
 
+from eucaim.deid.encode import encode_part10
 from eucaim.deid.engine import Deidentifier, DeidOutcome
 from eucaim.deid.quiet import pydicom_quiet
 from eucaim.errors import DeidentificationError, InvalidDicomError
@@ -275,12 +276,10 @@ def _write_atomically(dst: Path, data: bytes) -> None:
 
 def _encode(ds: pydicom.Dataset) -> bytes:
     """The Part 10 bytes of ``ds`` (file meta already rebuilt by the engine)."""
-    buffer = BytesIO()
     try:
         with pydicom_quiet():
-            ds.save_as(buffer, enforce_file_format=True)
+            return encode_part10(ds)
     except Exception as exc:  # an element that cannot be encoded must not reach the wire half-written
         raise DeidentificationError(
             f"cannot encode the de-identified instance ({type(exc).__name__})", reason="encode_failed"
         ) from None
-    return buffer.getvalue()

@@ -44,7 +44,7 @@ def pydicom_test_files() -> list[Path]:
     return sorted((Path(pydicom.data.__file__).parent / "test_files").rglob("*.dcm"))
 
 
-def _site_profile(base: str, folder: Path) -> Deidentifier:
+def site_profile(base: str, folder: Path) -> Deidentifier:
     """``base`` with burned-in files allowed through, so US/SC test files are written too."""
     path = folder / f"allow-{base}.toml"
     path.write_text(f'name = "golden"\nversion = "1"\nbase = "{base}"\nburned_in = "allow"\n')
@@ -83,7 +83,7 @@ def write_seg_case(folder: Path) -> list[Path]:
 def cases(work: Path) -> Iterator[tuple[str, Path, Deidentifier]]:
     """``(case name, input file, deidentifier)`` for the whole golden corpus."""
     eucaim = Deidentifier(load_profile("eucaim"), SECRET)
-    allowed = {base: _site_profile(base, work) for base in ("eucaim", "ps315-basic")}
+    allowed = {base: site_profile(base, work) for base in ("eucaim", "ps315-basic")}
     root = Path(pydicom.data.__file__).parent / "test_files"
     for path in pydicom_test_files():
         for base, deidentifier in allowed.items():

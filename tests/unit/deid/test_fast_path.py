@@ -9,9 +9,20 @@ And the writer must give, for every dataset the engine returns, the bytes pydico
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from io import BytesIO
 from pathlib import Path
 
-from .golden import GOLDEN, compute
+import pydicom
+import pydicom.data
+import pytest
+
+from eucaim.deid import encode
+from eucaim.deid.files import read_dicom
+from eucaim.deid.quiet import pydicom_quiet
+from eucaim.errors import DeidentificationError, InvalidDicomError
+
+from .golden import GOLDEN, cases, compute, site_profile
 
 
 def test_every_golden_output_is_unchanged(tmp_path: Path) -> None:
@@ -22,3 +33,60 @@ def test_every_golden_output_is_unchanged(tmp_path: Path) -> None:
     assert changed_input == [], "inputs changed (pydicom or highdicom upgraded?): regenerate"
     changed = {name: now[name]["output"] for name in golden if golden[name]["output"] != now[name]["output"]}
     assert changed == {}, f"{len(changed)} of {len(golden)} outputs differ from the reference"
+
+
+def _deidentified(tmp_path: Path) -> Iterator[tuple[str, pydicom.Dataset]]:
+    """Every dataset the engine returns for the golden corpus (refused inputs left out)."""
+    for name, src, deidentifier in cases(tmp_path):
+        with pydicom_quiet():
+            try:
+                yield name, deidentifier.deidentify(read_dicom(src)).dataset
+            except (InvalidDicomError, DeidentificationError):
+                continue
+
+
+def _pydicom_bytes(ds: pydicom.Dataset) -> bytes | str:
+    buffer = BytesIO()
+    try:
+        with pydicom_quiet():
+            ds.save_as(buffer, enforce_file_format=True)
+    except Exception as exc:  # the fast writer must fail where pydicom fails
+        return type(exc).__name__
+    return buffer.getvalue()
+
+
+def test_writer_gives_pydicoms_bytes_for_every_engine_output(tmp_path: Path) -> None:
+    differ, fast, syntaxes_fast = [], 0, set()
+    for name, ds in _deidentified(tmp_path):
+        syntax = str(ds.file_meta.TransferSyntaxUID)
+        try:
+            with pydicom_quiet():
+                ours: bytes | str = encode._encode_fast(ds)
+            fast += 1
+            syntaxes_fast.add(syntax)
+        except encode._Unsupported:
+            with pydicom_quiet():
+                ours = encode.encode_part10(ds)
+        except Exception as exc:
+            ours = type(exc).__name__
+        # encode first: save_as changes the dataset it writes (PixelData, file meta).
+        if ours != _pydicom_bytes(ds):
+            differ.append(name)
+    assert differ == []
+    # The fast path is the one that ran, for both little endian syntaxes.
+    assert fast > 550 and syntaxes_fast == {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
+
+
+@pytest.mark.parametrize(
+    ("name", "syntax"),
+    [("MR_small_bigendian.dcm", "1.2.840.10008.1.2.2"), ("image_dfl.dcm", "1.2.840.10008.1.2.1.99")],
+)
+def test_big_endian_and_deflated_files_are_left_to_pydicom(name: str, syntax: str, tmp_path: Path) -> None:
+    path = Path(pydicom.data.__file__).parent / "test_files" / name
+    with pydicom_quiet():
+        ds = site_profile("eucaim", tmp_path).deidentify(read_dicom(path)).dataset
+    assert ds.file_meta.TransferSyntaxUID == syntax
+    with pytest.raises(encode._Unsupported):
+        encode._encode_fast(ds)
+    with pydicom_quiet():
+        assert encode.encode_part10(ds) == _pydicom_bytes(ds)
