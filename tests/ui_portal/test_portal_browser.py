@@ -78,6 +78,13 @@ def test_validator_reviews_and_publishes_then_the_catalogue_shows_charts(
     codes = page.get_by_role("table", name="De-identification Method Code Sequence (0012,0064)")
     expect(codes).to_contain_text("113100 Basic Application Confidentiality Profile")
     expect(page.locator("figure[data-chart] svg")).to_have_count(7)  # 5 categories, age, acquisition years
+    # The validator sees the exact histograms: subjects per 5-year age band, studies per year.
+    expect(page.locator("figure[data-chart=ageGroups]").get_by_role("img")).to_have_accessible_description(
+        "40-44: 1; 45-49: 2; 50-54: 1; 55-59: 3; 60-64: 2"
+    )
+    expect(
+        page.locator("figure[data-chart=acquisitionYears]").get_by_role("img")
+    ).to_have_accessible_description("2019: 2; 2020: 3; 2021: 3; 2022: 1")
     expect(page.get_by_role("table").filter(has_text="release")).to_contain_text("draft → released")
     check_accessibility(page, axe_script)
     page.screenshot(path=shots / "03-review.png", full_page=True)
@@ -109,6 +116,15 @@ def test_validator_reviews_and_publishes_then_the_catalogue_shows_charts(
     expect(chart).to_have_accessible_name("Modality (studies)")
     expect(chart).to_have_accessible_description("Computed Tomography: 7; Magnetic Resonance: fewer than 5")
     expect(page.locator("figure[data-chart] svg")).to_have_count(7)
+    # In public every bin of this small cohort is below the threshold: shown, never counted.
+    ages = page.locator("figure[data-chart=ageGroups]")
+    expect(ages.get_by_role("img")).to_have_accessible_name("Age in years (subjects)")
+    expect(ages.get_by_role("img")).to_have_accessible_description(
+        "40-44: fewer than 5; 45-49: fewer than 5; 50-54: fewer than 5; 55-59: fewer than 5; "
+        "60-64: fewer than 5"
+    )
+    years = page.locator("figure[data-chart=acquisitionYears]")
+    expect(years).to_contain_text("Years as stored: eucaim-ingest de-identification moves each subject's")
     expect(page.get_by_role("link", name="EUCAIM DCAT-AP (Turtle)")).to_be_visible()
     html = page.content()
     assert [s for s in world.secrets if s in html] == []

@@ -15,7 +15,7 @@ from typing import Any
 from markupsafe import Markup
 
 WIDTH = 440
-LABEL_W = 160
+LABEL_W = 190  # "Magnetic Resonance" at the chart font fits whole
 VALUE_W = 50
 ROW_H = 26
 BAR_H = 18
