@@ -1,4 +1,4 @@
-"""Step 2 from a real PACS (Orthanc) in Chromium: settings, test connection, search, retrieve, a list."""
+"""Step 2 from a real PACS (Orthanc) in Chromium: settings, echo, search, retrieve, a list, errors, stop."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from eucaim.ingest.config import NodeConfig
+from eucaim.ingest.config import NodeConfig, PacsSettings, load_config, save_config
+from eucaim.ingest.pacs_intake import RetrieveMethod, build_queries, find_studies, pacs_config
+from eucaim.ingest.sources.pacs import PacsClient
+from eucaim.ingest.web.pacs_jobs import PacsJob, progress, run_retrieve
 from eucaim.ingest.workspace import Workspace
-from tests.integration.pacs_cli.conftest import upload_study
-from tests.support.orthanc import OrthancServer
+from tests.integration.pacs_cli.conftest import make_workspace, upload_study
+from tests.support.orthanc import OrthancServer, free_port
 from tests.ui.conftest import RunningUi
 
 pytestmark = pytest.mark.ui
@@ -72,3 +75,88 @@ def test_search_tick_and_retrieve_studies_from_the_pacs(
     expect(page.locator("#indexed")).to_have_text(
         "5 instances of 2 patients, 2 studies, 2 series indexed.", timeout=20_000
     )
+
+    # One accession number and a modality narrow the search to one study, already in the workspace.
+    page.get_by_label("Accession number", exact=True).fill("ACC1")
+    page.get_by_label("Modality", exact=True).fill("CT")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#pacs-outcome")).to_have_text("1 studies found (1 queries)")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("ACC1")
+    expect(page.locator("#pacs")).to_contain_text("eucaim-ingest pacs find --accession ACC1 --modality CT -w")
+
+
+def test_an_unreachable_pacs_is_said_next_to_the_test_button_and_the_search_form(
+    page: Page, ui_server: RunningUi, tmp_path: Path
+) -> None:
+    Workspace.create(
+        ui_server.settings.workspace, NodeConfig(url="http://127.0.0.1:9", biobank="bb"), token="x"
+    ).close()
+    config = load_config(ui_server.settings.workspace)
+    config.pacs = PacsSettings(host="127.0.0.1", port=free_port(), called_aet="NOBODY", timeout_s=5.0)
+    save_config(ui_server.settings.workspace, config)
+    page.goto(ui_server.login_url)
+    page.goto(ui_server.url + "/sources")
+
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.locator("#echo-result")).to_contain_text("The PACS did not answer:")
+    expect(page.locator("#echo-result")).to_contain_text("NOBODY")
+
+    page.get_by_label("Patient ID", exact=True).fill("PAT1")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#find-error")).to_contain_text("PACS NOBODY at 127.0.0.1", timeout=20_000)
+    expect(page.get_by_role("button", name="Search", exact=True)).to_have_attribute(
+        "aria-describedby", "find-error"
+    )
+    expect(page.locator("#pacs-table")).to_have_count(0)
+
+    # A date that is not a date is refused before anything is asked of the PACS.
+    page.get_by_label("Patient ID", exact=True).fill("")
+    page.get_by_label("Accession number", exact=True).fill("ACC1")
+    page.get_by_label("Study instance UID").fill("1.2.3")
+    page.get_by_label("Or a list of accession numbers or patient IDs").set_input_files(
+        _listing(tmp_path / "list.csv", "AccessionNumber\nACC9\n")
+    )
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#find-error")).to_contain_text(
+        "give either --list or --patient-id/--accession/--study-uid"
+    )
+    expect(page.get_by_label("Accession number", exact=True)).to_have_value("ACC1")  # what was typed stays
+
+
+def _listing(path: Path, content: str) -> Path:
+    path.write_text(content, encoding="utf-8")
+    return path
+
+
+def test_a_stop_ends_the_retrieve_before_the_next_study_and_keeps_what_arrived(
+    orthanc_clean: OrthancServer, tmp_path: Path
+) -> None:
+    """The Stop button's effect without browser timing: asked during study 1, honoured before study 2."""
+    src = tmp_path / "pacs-src"
+    first = upload_study(orthanc_clean, src / "a", patient_id="PAT1", accession="ACC1", study_date="20240115",
+                         count=3)  # fmt: skip
+    second = upload_study(
+        orthanc_clean, src / "b", patient_id="PAT2", accession="ACC2", study_date="20240116"
+    )
+    ws_path = make_workspace(tmp_path / "ws", orthanc_clean)
+
+    class StopAfterFirstStudy(PacsJob):
+        def advance(self, name: str, items: int = 1) -> None:
+            super().advance(name, items)
+            if name == "studies":
+                self.pause_requested = True  # what POST /sources/pacs/stop does
+
+    job = StopAfterFirstStudy("retrieve", "eucaim-ingest pacs retrieve")
+    with Workspace.open(ws_path) as ws:
+        found = find_studies(PacsClient(pacs_config(ws.config)), build_queries(date_from="2024-01-01"))
+        ordered = sorted(found.studies, key=lambda s: s.study_uid != first.study_uid)
+        line = run_retrieve(ws, job, ordered, RetrieveMethod.GET, None)
+        indexed = {r.sop_uid for r in ws.state.instances()}
+    assert line == (
+        "Stopped after 1 of 2 studies (3 instances are in the workspace, indexed). Retrieve again to "
+        "fetch the rest: complete studies are not fetched twice."
+    )
+    assert indexed == set(first.sop_uids)
+    assert not (ws_path / "incoming" / second.study_uid).exists()
+    assert progress(job)["studies"] == (1, 2)
