@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from eucaim.errors import ConfigError
 from eucaim.ingest.pipeline.pacing import RateLimiter
 from eucaim.ingest.upload.base import Target
 from eucaim.ingest.upload.dicomweb import DicomwebTarget
 from eucaim.ingest.upload.http import RetryPolicy
-from eucaim.ingest.upload.xnat import XnatTarget
-from eucaim.ingest.upload.xnat_index import INDEX_NAME, XnatIndex
-from eucaim.ingest.upload.xnat_session import XnatSession, split_credentials
 from eucaim.ingest.workspace import Workspace
+
+if TYPE_CHECKING:
+    # The XNAT modules load pydicom; a push to a EUCAIM node does without them.
+    import httpx
+
+    from eucaim.ingest.upload.xnat import XnatTarget
+    from eucaim.ingest.upload.xnat_session import XnatSession
 
 
 def dicomweb_root(node_url: str, biobank: str) -> str:
@@ -43,6 +45,8 @@ def build_target(ws: Workspace, *, max_rate_mb_s: float | None = None) -> Target
 
 def xnat_session(ws: Workspace, *, transport: httpx.BaseTransport | None = None) -> XnatSession:
     """A (not yet logged-in) session on the workspace's XNAT, with its credentials and CA."""
+    from eucaim.ingest.upload.xnat_session import XnatSession, split_credentials
+
     node = ws.config.node
     return XnatSession(
         node.url,
@@ -58,6 +62,7 @@ def xnat_session(ws: Workspace, *, transport: httpx.BaseTransport | None = None)
 def xnatpy_connection(ws: Workspace) -> Iterator[Any]:
     """The real xnatpy client logged in to the workspace's XNAT (clinical data, releases by hand)."""
     from eucaim.ingest.upload.xnat_client import connect_xnatpy
+    from eucaim.ingest.upload.xnat_session import split_credentials
 
     node = ws.config.node
     with connect_xnatpy(
@@ -70,6 +75,9 @@ def build_xnat_target(
     ws: Workspace, *, session: XnatSession | None = None, rate_limiter: RateLimiter | None = None
 ) -> XnatTarget:
     """The XNAT target of a workspace: its project, the side index ``xnat.db``, zips next to the outbox."""
+    from eucaim.ingest.upload.xnat import XnatTarget
+    from eucaim.ingest.upload.xnat_index import INDEX_NAME, XnatIndex
+
     node = ws.config.node
     return XnatTarget(
         session or xnat_session(ws),
