@@ -15,16 +15,20 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from eucaim.deid.files import FileOutcome
-from eucaim.deid.vault import Vault
 from eucaim.errors import Conflict, DeidentificationError
-from eucaim.ingest.deid_worker import WorkFailure, deidentify_in_worker, init_worker
 from eucaim.ingest.pipeline.events import Advanced, EventHandler, Notice, Stage, StageFinished, StageStarted
 from eucaim.ingest.state.db import DeidRecord, InstanceRow
 from eucaim.ingest.state.states import QuarantineReason
 from eucaim.ingest.workspace import Workspace
+
+if TYPE_CHECKING:
+    # pydicom and the de-identification engine load only when there is something to de-identify:
+    # a push that only sends (or resumes sending) starts without them.
+    from eucaim.deid.files import FileOutcome
+    from eucaim.deid.vault import Vault
+    from eucaim.ingest.deid_worker import WorkFailure
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +36,8 @@ MAX_POOL_RESTARTS = 3
 
 
 def _work(src: str, dst: str, size: int, mtime_ns: int) -> FileOutcome | WorkFailure:
+    from eucaim.ingest.deid_worker import WorkFailure, deidentify_in_worker
+
     try:
         st = os.stat(src)
     except OSError:
@@ -55,17 +61,23 @@ def run_deidentify(
     *,
     workers: int,
     on_event: EventHandler,
-    on_done: Callable[[InstanceRow], None] | None = None,
+    on_done: Callable[[InstanceRow, DeidRecord | None], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> DeidStats:
     """De-identify ``rows`` (pending instances) into the outbox.
 
-    ``on_done(row)`` is called after each instance's outcome is recorded (de-identified or
-    quarantined), so the send stage can start on a study as soon as it is complete.
+    ``on_done(row, record)`` is called after each instance's outcome is recorded, with what was
+    recorded (``None`` when it was quarantined), so the send stage can start on a study as soon
+    as it is complete without reading the row back.
     ``should_stop()`` ends the stage early (work in flight is abandoned, nothing is lost).
     """
     stats = DeidStats()
     on_event(StageStarted(Stage.DEIDENTIFY, len(rows), sum(r.size for r in rows)))
+    if not rows:
+        on_event(StageFinished(Stage.DEIDENTIFY))
+        return stats
+    from eucaim.deid.vault import Vault
+
     # The vault records each new patient's mapping and refuses a pseudonym shared by two patients.
     known = Vault(ws.vault_path, ws.secret)
     todo = rows
@@ -99,12 +111,14 @@ def _run_pool(
     stats: DeidStats,
     finished: set[int],
     on_event: EventHandler,
-    on_done: Callable[[InstanceRow], None] | None,
+    on_done: Callable[[InstanceRow, DeidRecord | None], None] | None,
     should_stop: Callable[[], bool],
 ) -> None:
     """De-identify ``rows`` in one process pool, recording each outcome and its id in ``finished``."""
     if not rows:
         return
+    from eucaim.ingest.deid_worker import init_worker
+
     cfg = ws.config.deid
     with (
         ProcessPoolExecutor(
@@ -118,11 +132,11 @@ def _run_pool(
             if should_stop():
                 pool.shutdown(wait=True, cancel_futures=True)
                 break
-            _record(ws, row, result, known, stats, on_event, audit)
+            record = _record(ws, row, result, known, stats, on_event, audit)
             finished.add(row.id)
             on_event(Advanced(Stage.DEIDENTIFY, 1, row.size))
             if on_done is not None:
-                on_done(row)
+                on_done(row, record)
 
 
 def _record(
@@ -133,13 +147,19 @@ def _record(
     stats: DeidStats,
     on_event: EventHandler,
     audit: TextIO,
-) -> None:
-    """Write one instance's de-identification outcome to the state DB (one transaction)."""
+) -> DeidRecord | None:
+    """Write one instance's de-identification outcome to the state DB (one transaction).
+
+    Returns what was recorded, or ``None`` when the instance was quarantined.
+    """
+    from eucaim.ingest.deid_worker import WorkFailure
+
     if isinstance(result, WorkFailure):
         ws.state.mark_quarantined(row.id, result.reason, result.detail)
         stats.quarantined += 1
         on_event(Notice(f"quarantined {Path(row.path).name}: {result.reason}"))
-    elif not _in_vault(known, row, result):
+        return None
+    if not _in_vault(known, row, result):
         Path(_outbox_path(ws.outbox, row)).unlink(missing_ok=True)
         ws.state.mark_quarantined(
             row.id,
@@ -147,26 +167,31 @@ def _record(
             "two patients map to the same pseudonym; change the pseudonym format",
         )
         stats.quarantined += 1
-    else:
-        audit.write(json.dumps(result.audit, sort_keys=True) + "\n")
-        ws.state.mark_deidentified(
-            row.id,
-            DeidRecord(
-                pseudonym=result.pseudonym,
-                day_offset=result.day_offset,
-                out_path=_outbox_path(ws.outbox, row),
-                out_sop_uid=result.sop_instance_uid,
-                out_study_uid=result.study_instance_uid,
-                out_series_uid=result.series_instance_uid,
-                out_size=result.size,
-                out_sha256=result.sha256,
-            ),
-        )
-        stats.done += 1
+        return None
+    audit.write(json.dumps(result.audit, sort_keys=True) + "\n")
+    record = DeidRecord(
+        pseudonym=result.pseudonym,
+        day_offset=result.day_offset,
+        out_path=_outbox_path(ws.outbox, row),
+        out_sop_uid=result.sop_instance_uid,
+        out_study_uid=result.study_instance_uid,
+        out_series_uid=result.series_instance_uid,
+        out_size=result.size,
+        out_sha256=result.sha256,
+    )
+    ws.state.mark_deidentified(row.id, record)
+    stats.done += 1
+    return record
 
 
 def _outbox_path(outbox: Path, row: InstanceRow) -> str:
     return str(outbox / f"{row.id}.dcm")
+
+
+def outbox_instance_id(name: str) -> int | None:
+    """The instance id an outbox file name stands for (``<id>.dcm``), or None for other files."""
+    stem, dot, ext = name.partition(".")
+    return int(stem) if dot and ext == "dcm" and stem.isdigit() else None
 
 
 def _in_vault(vault: Vault, row: InstanceRow, result: FileOutcome) -> bool:

@@ -55,6 +55,20 @@ class PushSummary:
         return why
 
 
+def _report_json(sections: dict[str, object]) -> str:
+    """JSON with one line per section entry: readable, and ~10x faster to write than ``indent=2``
+    (which takes Python's slow encoder; a report may list a hundred thousand instances)."""
+    parts = []
+    for key, value in sections.items():
+        if isinstance(value, list):
+            items = ",\n".join("    " + json.dumps(item) for item in value)
+            text = f"[\n{items}\n  ]" if value else "[]"
+        else:
+            text = json.dumps(value)
+        parts.append(f"  {json.dumps(key)}: {text}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
 def write_reports(state: StateDB, summary: PushSummary, reports_dir: Path, run_id: int) -> PushSummary:
     """Write ``push-<time>.json`` and ``.csv`` and remember their paths in the summary."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -80,7 +94,7 @@ def write_reports(state: StateDB, summary: PushSummary, reports_dir: Path, run_i
     ]
     problems = [{"source_path": p, "reason": reason, "detail": d} for p, reason, d in state.scan_problems()]
     json_path.write_text(
-        json.dumps({"summary": asdict(summary), "instances": instances, "scan_problems": problems}, indent=2),
+        _report_json({"summary": asdict(summary), "instances": instances, "scan_problems": problems}),
         encoding="utf-8",
     )
     with open(csv_path, "w", newline="", encoding="utf-8") as fh:

@@ -12,6 +12,7 @@ long as the slower of the two, not their sum.
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,12 +21,12 @@ from pathlib import Path
 
 from eucaim.errors import EucaimError
 from eucaim.ingest.pipeline.batching import plan_batches
-from eucaim.ingest.pipeline.deid_stage import run_deidentify
+from eucaim.ingest.pipeline.deid_stage import outbox_instance_id, run_deidentify
 from eucaim.ingest.pipeline.events import EventHandler, Notice, Stage, StageFinished, StageStarted, ignore
 from eucaim.ingest.pipeline.pacing import TimeWindow
 from eucaim.ingest.pipeline.report import PushSummary, write_reports
 from eucaim.ingest.pipeline.send_stage import BatchSender, SendStats, outgoing, run_send, run_verify
-from eucaim.ingest.state.db import InstanceRow
+from eucaim.ingest.state.db import DeidRecord, InstanceRow
 from eucaim.ingest.state.states import InstanceState
 from eucaim.ingest.upload.base import OutgoingInstance, Target
 from eucaim.ingest.workspace import Workspace
@@ -88,9 +89,17 @@ def _push(
     summary = PushSummary()
     try:
         # Instances a previous run may have sent before it died: ask the node before anything else.
-        in_flight = state.instances([S.DEIDENTIFIED, S.SENT])
+        # Rows no STOW ever carried cannot be there, so a first push asks nothing.
+        in_flight = state.in_flight()
         if in_flight:
-            before = run_verify(state, target, in_flight, on_event=on_event, stage=Stage.RECONCILE)
+            before = run_verify(
+                state,
+                target,
+                in_flight,
+                on_event=on_event,
+                stage=Stage.RECONCILE,
+                concurrency=options.concurrency,
+            )
             summary.already_on_node = before.verified
         _recover_outbox(ws)
         waiter = _window_waiter(options.window, on_event, now, sleep)
@@ -98,7 +107,13 @@ def _push(
         for _ in range(options.resend_rounds):
             if summary.fatal:
                 break
-            verify = run_verify(state, target, state.instances([S.SENT, S.DEIDENTIFIED]), on_event=on_event)
+            verify = run_verify(
+                state,
+                target,
+                state.instances([S.SENT, S.DEIDENTIFIED]),
+                on_event=on_event,
+                concurrency=options.concurrency,
+            )
             summary.verified_now += verify.verified
             leftovers = state.instances([S.DEIDENTIFIED])
             if not leftovers:
@@ -116,7 +131,11 @@ def _push(
         else:
             if not summary.fatal:
                 summary.verified_now += run_verify(
-                    state, target, state.instances([S.SENT]), on_event=on_event
+                    state,
+                    target,
+                    state.instances([S.SENT]),
+                    on_event=on_event,
+                    concurrency=options.concurrency,
                 ).verified
         if not options.keep_outbox:
             _clean_outbox(ws)
@@ -126,7 +145,7 @@ def _push(
     finally:
         summary.counts = {s.value: n for s, n in state.counts_by_state().items()}
         summary.totals = state.totals()
-        summary.verified_totals = verified_totals(ws)
+        summary.verified_totals = state.verified_totals()
         summary.scan_problems = len(state.scan_problems())
         write_reports(state, summary, ws.reports, run_id)
         state.finish_run(run_id, "ok" if summary.ok else "incomplete", summary.report_json)
@@ -201,9 +220,8 @@ def _deidentify_and_send(
         sender.submit(study_uid, batch)
     batcher = _StudyBatcher(pending, options.batch_bytes, sender.submit)
 
-    def on_done(row: InstanceRow) -> None:
-        fresh = state.get(row.id)
-        batcher.add(row, outgoing(fresh) if fresh.state is S.DEIDENTIFIED else None)
+    def on_done(row: InstanceRow, record: DeidRecord | None) -> None:
+        batcher.add(row, outgoing_from(row, record) if record is not None else None)
 
     deid = run_deidentify(
         ws,
@@ -240,15 +258,16 @@ def _window_waiter(
     return wait
 
 
-def verified_totals(ws: Workspace) -> dict[str, int]:
-    rows = ws.state.instances([S.VERIFIED])
-    return {
-        "patients": len({r.pseudonym for r in rows}),
-        "studies": len({r.out_study_uid for r in rows}),
-        "series": len({r.out_series_uid for r in rows}),
-        "instances": len(rows),
-        "bytes": sum(r.out_size or 0 for r in rows),
-    }
+def outgoing_from(row: InstanceRow, record: DeidRecord) -> OutgoingInstance:
+    """The instance to send, from what de-identification just recorded (no read-back)."""
+    return OutgoingInstance(
+        instance_id=row.id,
+        path=Path(record.out_path),
+        size=record.out_size,
+        sop_instance_uid=record.out_sop_uid,
+        study_instance_uid=record.out_study_uid,
+        series_instance_uid=record.out_series_uid,
+    )
 
 
 def _recover_outbox(ws: Workspace) -> None:
@@ -262,6 +281,17 @@ def _recover_outbox(ws: Workspace) -> None:
 
 
 def _clean_outbox(ws: Workspace) -> None:
-    for row in ws.state.instances([S.VERIFIED]):
-        if row.out_path:
-            Path(row.out_path).unlink(missing_ok=True)
+    """Delete the outbox copies of verified instances.
+
+    Only the files still in the outbox are looked at (``<id>.dcm``, as de-identification names
+    them), so the cost follows this run's instances, not every instance verified in the past; a
+    copy left by a run killed between verification and this step is removed by the next push.
+    """
+    found: dict[int, Path] = {}
+    with os.scandir(ws.outbox) as entries:
+        for entry in entries:
+            instance_id = outbox_instance_id(entry.name)
+            if instance_id is not None and entry.is_file(follow_symlinks=False):
+                found[instance_id] = Path(entry.path)
+    for instance_id in ws.state.verified_among(sorted(found)):
+        found[instance_id].unlink(missing_ok=True)

@@ -114,6 +114,8 @@ class BatchSender:
     def _send(self, study_uid: str, batch: list[OutgoingInstance]) -> None:
         size = sum(i.size for i in batch)
         ids = [i.instance_id for i in batch]
+        # Durable before the first byte leaves: after a crash, only offered rows need a QIDO.
+        self._state.mark_send_started(ids)
         try:
             outcomes = _send_splitting(self._target, study_uid, batch)
         except (AuthenticationError, UploadError) as exc:
@@ -214,11 +216,14 @@ def run_verify(
     *,
     on_event: EventHandler,
     stage: Stage = Stage.VERIFY,
+    concurrency: int = 1,
 ) -> VerifyStats:
     """Ask the target which of ``rows`` it holds (one QIDO per series) and settle them.
 
     Present instances become ``verified``. Absent ones that the node had acknowledged (``sent``)
     go back to ``deidentified`` so they are sent again; absent ``deidentified`` ones stay as they are.
+    Up to ``concurrency`` queries run at once (a node answers them in parallel, and over a real
+    network each one waits a round trip); each series is settled, in order, as its answer arrives.
     """
     stats = VerifyStats()
     by_series: dict[tuple[str, str], list[InstanceRow]] = defaultdict(list)
@@ -226,17 +231,31 @@ def run_verify(
         if row.out_study_uid and row.out_series_uid:
             by_series[(row.out_study_uid, row.out_series_uid)].append(row)
     on_event(StageStarted(stage, len(rows), sum(r.out_size or 0 for r in rows)))
-    for (study_uid, series_uid), members in by_series.items():
-        present = target.list_instances(study_uid, series_uid)
-        found = [r.id for r in members if r.out_sop_uid in present]
-        state.mark_many(found, InstanceState.VERIFIED)
-        stats.verified += len(found)
-        lost = [r.id for r in members if r.out_sop_uid not in present and r.state is InstanceState.SENT]
-        if lost:
-            state.mark_many(lost, InstanceState.DEIDENTIFIED)
-            state.record_attempt_error(lost, "acknowledged by the node but missing from its listing")
-            stats.missing += len(lost)
-            on_event(Notice(f"{len(lost)} acknowledged instances are missing on the node; resending"))
-        on_event(Advanced(stage, len(members), sum(r.out_size or 0 for r in members)))
+    workers = max(1, min(concurrency, len(by_series)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qido") as pool:
+        answers = pool.map(lambda key: target.list_instances(*key), list(by_series))
+        for members, present in zip(by_series.values(), answers, strict=True):
+            _settle_series(state, members, present, stats, on_event, stage)
     on_event(StageFinished(stage))
     return stats
+
+
+def _settle_series(
+    state: StateDB,
+    members: list[InstanceRow],
+    present: set[str],
+    stats: VerifyStats,
+    on_event: EventHandler,
+    stage: Stage,
+) -> None:
+    """Settle one series' rows from the SOPInstanceUIDs the target listed."""
+    found = [r.id for r in members if r.out_sop_uid in present]
+    state.mark_many(found, InstanceState.VERIFIED)
+    stats.verified += len(found)
+    lost = [r.id for r in members if r.out_sop_uid not in present and r.state is InstanceState.SENT]
+    if lost:
+        state.mark_many(lost, InstanceState.DEIDENTIFIED)
+        state.record_attempt_error(lost, "acknowledged by the node but missing from its listing")
+        stats.missing += len(lost)
+        on_event(Notice(f"{len(lost)} acknowledged instances are missing on the node; resending"))
+    on_event(Advanced(stage, len(members), sum(r.out_size or 0 for r in members)))
