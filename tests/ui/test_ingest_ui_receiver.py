@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from eucaim.ingest.config import NodeConfig
 from eucaim.ingest.web.receiver import stop_receiver
@@ -21,6 +21,7 @@ from tests.integration.pacs_cli.conftest import make_workspace, upload_study
 from tests.integration.pacs_cli.test_receive_cli import storescu, write_study
 from tests.support.orthanc import OrthancServer, free_port
 from tests.ui.conftest import RunningUi
+from tests.ui.test_ingest_ui_accessibility import _violations
 
 pytestmark = pytest.mark.ui
 
@@ -161,3 +162,45 @@ def test_a_c_move_retrieve_from_the_page_goes_through_the_receiver_started_there
     assert all(Path(r.path).parent.resolve() == study_folder for r in rows)
     page.get_by_role("button", name="Stop receiver").click()
     expect(page.locator("#receiver-final")).to_contain_text("Receiver stopped: 4 instances received")
+
+
+def test_pacs_receiver_and_transfer_options_pass_axe_with_results_errors_and_live_counts(
+    browser: Browser,
+    ui_server: RunningUi,
+    receiver_stopped: None,
+    orthanc_clean: OrthancServer,
+    tmp_path: Path,
+    axe_script: Path,
+) -> None:
+    """States the main accessibility test does not reach: results table, running receiver, field errors."""
+    upload_study(
+        orthanc_clean, tmp_path / "src", patient_id="AXEPAT", accession="AXE1", study_date="20240115"
+    )
+    make_workspace(ui_server.settings.workspace, orthanc_clean)
+    # The app's Content-Security-Policy rightly refuses injected scripts; only the checker may bypass it.
+    page = browser.new_context(bypass_csp=True, viewport={"width": 1366, "height": 820}).new_page()
+    _open_sources(page, ui_server)
+    found: dict[str, list[str]] = {}
+
+    page.get_by_label("Receiver AE title").fill("AN AE TITLE FAR TOO LONG")
+    page.get_by_role("button", name="Start receiver").click()
+    expect(page.locator("#rx-ae-error")).to_be_visible()
+    found["receiver error"] = _violations(page, axe_script)
+
+    page.get_by_label("Receiver AE title").fill(AET)
+    page.get_by_label("Receiver port").fill(str(free_port()))
+    page.get_by_label("Listen on address").fill("127.0.0.1")
+    page.get_by_role("button", name="Start receiver").click()
+    page.get_by_label("Patient ID", exact=True).fill("AXEPAT")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#pacs-table tbody tr")).to_have_count(1)
+    expect(page.locator("#receiver-count")).to_be_visible()
+    found["results and running receiver"] = _violations(page, axe_script)
+
+    page.goto(ui_server.url + "/transfer")
+    page.get_by_label("Send only between (daily, local time)").fill("25:00-06:00")
+    page.get_by_label("Requests in flight at once").fill("99")
+    page.get_by_role("button", name="Start transfer").click()
+    expect(page.locator("#window-error")).to_be_visible()
+    found["transfer option errors"] = _violations(page, axe_script)
+    assert {k: v for k, v in found.items() if v} == {}
