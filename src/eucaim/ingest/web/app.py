@@ -78,9 +78,10 @@ def create_app(settings: UiSettings) -> FastAPI:
         return response
 
     @app.get("/job")
-    def job_state(request: Request) -> JSONResponse:
-        """The current long operation, polled by pages while it runs."""
-        job = settings_of(request).jobs.current
+    def job_state(request: Request, kind: str | None = None) -> JSONResponse:
+        """The current long operation (or the last of ``kind``), polled by pages while it runs."""
+        jobs = settings_of(request).jobs
+        job = jobs.current if kind is None else jobs.last.get(kind)
         if job is None:
             return JSONResponse({"status": None})
         return JSONResponse(

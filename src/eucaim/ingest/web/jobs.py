@@ -102,11 +102,18 @@ class Job:
 
 
 class JobRunner:
-    """Runs at most one job at a time; the last job stays visible until the next one starts."""
+    """Runs at most one workspace-changing job at a time; read-only checks run beside it.
+
+    Exclusive jobs (indexing, pushing, sending, creating) are ``current`` and make the runner
+    ``busy``; a job started with ``exclusive=False`` (the doctor checks, which only read) neither
+    waits for them nor blocks them, so a user who just opened the first page is never told to wait
+    for the checks that page started. Every job stays in ``last`` until the next of its kind.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._side: dict[str, threading.Thread] = {}
         self.current: Job | None = None
         self.last: dict[str, Job] = {}
 
@@ -114,16 +121,22 @@ class JobRunner:
     def busy(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, job: Job, work: Callable[[Job], str]) -> bool:
-        """Start ``work(job)`` in a thread; False when another job is still running."""
+    def start(self, job: Job, work: Callable[[Job], str], *, exclusive: bool = True) -> bool:
+        """Start ``work(job)`` in a thread; False when a job that would clash is still running."""
         with self._lock:
-            if self.busy:
-                return False
-            self.current = job
+            thread = threading.Thread(target=self._run, args=(job, work), name=f"ui-{job.kind}", daemon=True)
+            if exclusive:
+                if self.busy:
+                    return False
+                self.current = job
+                self._thread = thread
+            else:
+                side = self._side.get(job.kind)
+                if side is not None and side.is_alive():
+                    return False
+                self._side[job.kind] = thread
             self.last[job.kind] = job
-            self._thread = threading.Thread(target=self._run, args=(job, work), name=f"ui-{job.kind}")
-            self._thread.daemon = True
-            self._thread.start()
+            thread.start()
             return True
 
     def _run(self, job: Job, work: Callable[[Job], str]) -> None:
@@ -139,8 +152,8 @@ class JobRunner:
         finally:
             job.ended = time.monotonic()
 
-    def wait(self, timeout: float | None = None) -> None:
-        """Wait for the running job (tests and shutdown)."""
-        thread = self._thread
+    def wait(self, timeout: float | None = None, kind: str | None = None) -> None:
+        """Wait for the running exclusive job, or for the side job ``kind`` (tests and shutdown)."""
+        thread = self._thread if kind is None else self._side.get(kind)
         if thread is not None:
             thread.join(timeout)

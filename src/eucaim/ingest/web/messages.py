@@ -223,7 +223,6 @@ MESSAGES.update(
         "job.running": "Running…",
         "connect.checking": "Running the checks…",
         "connect.checked": "Checks run at {at}.",
-        "connect.busy_checks": "The checks wait until the running operation ends.",
         "clinical.pushing": "Sending clinical data…",
         "clinical.pushed": "Last send: {outcome}",
         "clinical.push_failed": "Not sent: {error}",
@@ -312,6 +311,8 @@ MESSAGES.update(
         "receiver.rate": "{rate} instances/s on average",
         "receiver.move_note": "Studies retrieved by C-MOVE while it listens arrive through it and are "
         "counted here too.",
+        "receiver.in_use": "A C-MOVE retrieve is sending through this receiver: stop the retrieve first, "
+        "or wait for it to end.",
         "receiver.stopped": "Receiver stopped: {received} instances received, {indexed} indexed, "
         "{duplicates} duplicate copies, {problems} not usable DICOM, {refused} refused.",
         "transfer.options": "Transfer options",

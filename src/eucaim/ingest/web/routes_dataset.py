@@ -133,28 +133,32 @@ def _dataset_page(
         value=lambda k: field_value(dataset or {}, k),
         percent=completeness(dataset) if dataset else 0,
         status_code=422 if error or scope_error else 200,
-        commands=_commands(settings, dataset, job if creating or failed else None, previous),
+        commands=_commands(settings, dataset, job, previous),
     )
 
 
 def _commands(
     settings: UiSettings, dataset: dict[str, Any] | None, job: Job | None, previous: str | None
 ) -> list[str]:
+    """What the command line would run here; ``job`` is the last creation (shown with its dataset)."""
     if dataset is None:
-        if job is not None:
+        if job is not None and job.status is not JobStatus.FINISHED:
             return [job.command]
         extra = ["--previous", previous] if previous else []
         return [
             cli(settings, "dataset", "create", "--name", "NAME", *extra),
-            cli(settings, "dataset", "create", "--name", "NAME", "--subjects", "PSEUDONYM,..."),
+            cli(settings, "dataset", "create", "--name", "NAME", "--subjects", "PSEUDONYM,...", *extra),
         ]
     ident = dataset["id"]
+    made_here = [job.command] if job is not None and job.detail.get("id") == ident else []
     if dataset["state"] == "draft":
         return [
+            *made_here,
             cli(settings, "dataset", "set", ident, "version=1.0", "..."),
             cli(settings, "dataset", "release", ident),
         ]
     return [
+        *made_here,
         cli(settings, "dataset", "show", ident),
         cli(settings, "dataset", "create", "--name", dataset["name"], "--previous", ident),
     ]
@@ -257,7 +261,7 @@ def _xnat_page(request: Request, status_code: int = 200) -> Response:
         project = ws.config.node.project
         counts = ws.state.counts_by_state()
     job = settings.jobs.last.get(XNAT_RELEASE)
-    release = cli(settings, "dataset", "release")
+    release = [cli(settings, "dataset", "release"), cli(settings, "dataset", "release", "--public")]
     return render(
         request,
         "dataset_xnat.html",
@@ -266,11 +270,11 @@ def _xnat_page(request: Request, status_code: int = 200) -> Response:
         project=project,
         counts=counts,
         release_job=job,
-        commands=[job.command] if job else [release, f"{release} --public"],
+        commands=[job.command] if job else release,
     )
 
 
-@router.post("/dataset/xnat/release", response_class=HTMLResponse)
+@router.post("/xnat/release", response_class=HTMLResponse)
 async def xnat_release(request: Request) -> Response:
     """``eucaim-ingest dataset release [--public]`` on an XNAT workspace, as a job."""
     from eucaim.ingest.targets import build_xnat_target

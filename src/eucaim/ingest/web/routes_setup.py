@@ -61,7 +61,7 @@ def connect_page(request: Request) -> Response:
 
 
 def start_doctor(settings: UiSettings) -> bool:
-    """Run ``eucaim-ingest doctor`` as a job (False while another job runs)."""
+    """Run ``eucaim-ingest doctor`` beside other jobs (it only reads); False while it already runs."""
 
     def work(job: Job) -> str:
         checks = run_checks(settings.workspace)
@@ -70,17 +70,18 @@ def start_doctor(settings: UiSettings) -> bool:
         failed = sum(1 for c in checks if not c.ok)
         return f"{failed} check(s) failed" if failed else "every check passed"
 
-    started = settings.jobs.start(Job(DOCTOR, cli(settings, "doctor")), work)
+    started = settings.jobs.start(Job(DOCTOR, cli(settings, "doctor")), work, exclusive=False)
     if started:
-        settings.jobs.wait(timeout=1.0)  # local checks answer at once; a slow node shows the running job
+        # Local checks answer at once; a slow node shows the running job.
+        settings.jobs.wait(timeout=1.0, kind=DOCTOR)
     return started
 
 
 @router.post("/doctor", response_class=HTMLResponse)
 def doctor_again(request: Request) -> Response:
     settings = settings_of(request)
-    if has_workspace(settings) and not start_doctor(settings):
-        return render(request, "busy.html", "connect", commands=[])
+    if has_workspace(settings):
+        start_doctor(settings)  # already running: the page shows that run
     return RedirectResponse("/", status_code=303)
 
 
