@@ -11,6 +11,7 @@ from eucaim.node.portal.charts import bar_chart, bars_from_rows, range_chart
 from eucaim.node.portal.figures import figures
 from eucaim.node.portal.messages import ENGLISH, text
 from eucaim.node.portal.metadata_form import changes, form_values
+from eucaim.node.portal.oidc_login import code_challenge, new_pending, open_pending, seal_pending
 from eucaim.node.portal.session import SealedSession, load_key, open_sealed, seal
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "eucaim" / "node" / "portal" / "templates"
@@ -85,3 +86,19 @@ def test_the_portal_loads_nothing_from_other_sites() -> None:
     for path in [*portal.glob("templates/*.html"), *portal.glob("static/*")]:
         external = re.findall(r"(?:https?:)?//[\w.-]+\.\w+", path.read_text())
         assert [u for u in external if "www.w3.org" not in u] == [], path.name
+
+
+def test_pkce_challenge_is_rfc_7636_s256_and_the_flow_cookie_opens_only_with_its_key(tmp_path: Path) -> None:
+    # RFC 7636, appendix B.
+    assert code_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == (
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    )
+    one, two = new_pending("/portal/review"), new_pending("/portal/review")
+    assert len({one.state, two.state, one.nonce, two.nonce, one.verifier, two.verifier}) == 6
+    assert 43 <= len(one.verifier) <= 128
+    key = load_key(tmp_path)
+    sealed = seal_pending(key, one)
+    assert one.verifier not in sealed and one.state not in sealed
+    assert open_pending(key, sealed) == one
+    assert open_pending(load_key(tmp_path / "other"), sealed) is None
+    assert open_pending(key, sealed[:-2] + "xx") is None and open_pending(key, None) is None
