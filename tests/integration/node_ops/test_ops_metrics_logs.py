@@ -125,6 +125,7 @@ def test_json_logs_carry_the_request_id_and_no_planted_phi(
     assert "Planted" not in everything
 
 
+@pytest.mark.filesystem_store  # S3 and PACS: tests/integration/node_stores/test_store_readiness.py
 def test_readiness_fails_when_the_store_is_unreachable(tmp_path: Path) -> None:
     with running_node(tmp_path / "node") as node:
         assert httpx.get(f"{node.url}/health/ready").json()["status"] == "ready"
