@@ -220,7 +220,6 @@ MESSAGES.update(
         "login.signed_in_password": "Signed in with the password",
         "login.signed_in_oidc": "Signed in as {user}",
         "login.sign_out": "Sign out",
-        "job.running": "Running…",
         "connect.checking": "Running the checks…",
         "connect.checked": "Checks run at {at}.",
         "clinical.pushing": "Sending clinical data…",
