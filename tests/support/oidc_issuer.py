@@ -23,7 +23,8 @@ Authorization code flow with PKCE (RFC 6749 + RFC 7636), for the portal's "Sign 
 the user declines, ``error=access_denied``) and redirects to ``redirect_uri`` with a code and the
 ``state``; ``POST /token`` with ``grant_type=authorization_code`` checks the client, the redirect
 URI and the S256 code verifier, and answers an access token, a refresh token and an ID token
-carrying the ``nonce`` (``issuer.id_token_claims`` overrides the ID token's claims)::
+carrying the ``nonce`` (``issuer.id_token_claims`` overrides the ID token's claims;
+``issuer.opaque_access_tokens`` makes the access token a random string, as some issuers do)::
 
     issuer.authorize_claims = {"sub": "aai-7", "preferred_username": "vic", "roles": ["validator"]}
 """
@@ -94,6 +95,7 @@ class OidcIssuer:
     id_token_claims: dict[str, Any] = field(default_factory=dict)  # overrides in the ID token
     auth_codes: dict[str, _AuthCode] = field(default_factory=dict)
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
+    opaque_access_tokens: bool = False  # the code grant answers a non-JWT access token
 
     def __post_init__(self) -> None:
         self.keys[self.current_kid] = _new_key()
@@ -267,7 +269,10 @@ class OidcIssuer:
         ):
             return 400, {"error": "invalid_grant"}
         id_claims = {**grant.claims, "aud": self.client_id, "nonce": grant.nonce, **self.id_token_claims}
-        return 200, {**self._tokens(grant.claims), "id_token": self.mint(**id_claims)}
+        answer = {**self._tokens(grant.claims), "id_token": self.mint(**id_claims)}
+        if self.opaque_access_tokens:
+            answer["access_token"] = secrets.token_urlsafe(32)
+        return 200, answer
 
     def _tokens(self, claims: dict[str, Any]) -> dict[str, Any]:
         refresh = secrets.token_urlsafe(24)

@@ -167,3 +167,16 @@ def test_a_node_without_an_issuer_offers_no_oidc_sign_in(tmp_path: Path) -> None
         assert login.status_code == 200 and 'href="/portal/login/oidc' not in login.text
         start = httpx.get(f"{node.url}/portal/login/oidc")
     assert start.status_code == 404 and "has no OIDC issuer for the portal" in start.text
+
+
+def test_an_opaque_access_token_is_refused_with_what_to_ask_for(oidc_world: OidcWorld) -> None:
+    oidc_world.issuer.authorize_claims = VALIDATOR
+    oidc_world.issuer.opaque_access_tokens = True
+    with httpx.Client(base_url=oidc_world.url) as client:
+        started, _ = _start(client)
+        refused = _back(client, _at_issuer(started.headers["location"]))
+    assert refused.status_code == 401
+    assert (
+        "the issuer&#39;s access token is not a JWT; the node verifies JWT access tokens only" in refused.text
+    )
+    assert _session_cookie(refused) is None

@@ -26,7 +26,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from eucaim.errors import AuthenticationError, ConfigError, PermissionDenied, TransientError
-from eucaim.node.oidc import verifier_for
+from eucaim.node.oidc import looks_like_jwt, verifier_for
 from eucaim.node.portal import oidc_login
 from eucaim.node.portal import session as cookies
 from eucaim.node.portal.messages import text
@@ -117,6 +117,13 @@ def callback(request: Request) -> Response:
             )
         oidc_login.check_id_token(verifier, settings, tokens.get("id_token"), nonce=pending.nonce)
         access_token = str(tokens["access_token"])
+        if not looks_like_jwt(access_token):
+            # An opaque token would be taken for an API token and refused as "unknown".
+            raise AuthenticationError(
+                "the issuer's access token is not a JWT; the node verifies JWT access tokens only "
+                "(ask the node's operator to have the issuer send JWT access tokens for this client)",
+                status_code=401,
+            )
         bearer = authenticate_bearer(
             node.sessions, token=access_token, now=datetime.now(UTC), verifier=verifier
         )
