@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import httpx
 from typer.testing import CliRunner
 
 from eucaim.dicom.synthetic import generate_cohort
+from eucaim.errors import ConfigError
 from eucaim.ingest.cli import app as ingest_app
 from eucaim.ingest.config import NodeConfig
 from eucaim.ingest.scanner import scan_paths
 from eucaim.ingest.state.states import InstanceState
 from eucaim.ingest.upload.memory import MemoryTarget
 from eucaim.ingest.web.deps import upload_path
-from eucaim.ingest.web.jobs import Job
+from eucaim.ingest.web.jobs import Job, JobRunner, JobStatus
 from eucaim.ingest.web.transfer import run_push
 from eucaim.ingest.workspace import Workspace
 from tests.ui.conftest import RunningUi
@@ -113,3 +115,69 @@ def test_an_uploaded_file_lands_in_its_folder_whatever_its_name(tmp_path: Path) 
     assert upload_path(folder, "..") is None
     assert upload_path(folder, "") is None
     assert upload_path(folder, None) is None
+
+
+def test_a_check_runs_beside_a_transfer_but_two_writers_never_run_together() -> None:
+    runner, release = JobRunner(), threading.Event()
+
+    def blocked(job: Job) -> str:
+        job.progress = "halfway"
+        release.wait(10)
+        return "done"
+
+    assert runner.start(Job("push", "eucaim-ingest push"), blocked)
+    assert not runner.start(Job("clinical-push", "eucaim-ingest clinical push f.csv"), blocked)
+    assert runner.busy and runner.current is not None and runner.current.kind == "push"
+    # The doctor only reads: it runs now, but never twice at once.
+    assert runner.start(Job("doctor", "eucaim-ingest doctor"), blocked, exclusive=False)
+    assert not runner.start(Job("doctor", "eucaim-ingest doctor"), blocked, exclusive=False)
+    assert runner.current.kind == "push" and runner.last["doctor"].progress == "halfway"
+    release.set()
+    runner.wait(5)
+    runner.wait(5, kind="doctor")
+    assert {kind: job.status for kind, job in runner.last.items()} == {
+        "push": JobStatus.FINISHED,
+        "doctor": JobStatus.FINISHED,
+    }
+
+    def broken(job: Job) -> str:
+        raise ConfigError("the node could not create dataset d1: no such series", hint="run restart")
+
+    assert runner.start(Job("dataset-create", "eucaim-ingest dataset create --name x"), broken)
+    runner.wait(5)
+    failed = runner.last["dataset-create"]
+    assert failed.status is JobStatus.FAILED and "no such series (run restart)" in failed.error
+    assert runner.last["push"].result == "done"  # each kind keeps its own last outcome
+
+
+def test_a_running_dataset_creation_shows_its_progress_and_the_command(ui_server: RunningUi) -> None:
+    settings = ui_server.settings
+    Workspace.create(
+        settings.workspace, NodeConfig(url="http://127.0.0.1:9", biobank="bb"), token="x"
+    ).close()
+    release = threading.Event()
+
+    def building(job: Job) -> str:
+        job.progress = "dataset d1: indexing series (40%)"
+        release.wait(10)
+        return "dataset d1 created"
+
+    command = "eucaim-ingest dataset create --name Lungs --series 1.2.3 -w ws"
+    form = {"name": "Lungs", "description": "", "scope": "series", "ids": {}, "previous": None}
+    assert settings.jobs.start(Job("dataset-create", command, detail={"form": form}), building)
+    try:
+        client = httpx.Client(base_url=ui_server.url, follow_redirects=True)
+        client.get(ui_server.login_url)
+        page = client.get("/dataset")
+        assert "The node is building the dataset…" in page.text
+        assert "dataset d1: indexing series (40%)" in page.text and command in page.text
+        assert 'data-poll-job="/job"' in page.text  # the page reloads itself when the job ends
+        assert client.get("/job").json()["progress"] == "dataset d1: indexing series (40%)"
+        # Another writer must wait; the page says so rather than starting it.
+        settings.clinical_file = settings.workspace / "clinical.csv"
+        settings.clinical_file.write_text("patient_id\n", encoding="utf-8")
+        busy = client.post("/clinical/push", headers={"Origin": ui_server.url})
+        assert "Another operation is still running" in busy.text
+    finally:
+        release.set()
+        settings.jobs.wait(5)
