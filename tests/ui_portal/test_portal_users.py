@@ -155,3 +155,16 @@ def test_an_oidc_users_role_follows_claims_and_disabling_ends_their_portal_sessi
             httpx.get(again.headers["location"]).headers["location"].removeprefix(oidc_world.url)
         )
     assert refused.status_code == 401 and "user &#39;olga&#39; is disabled on this node" in refused.text
+
+
+def test_an_admin_who_disables_themselves_is_signed_out_when_another_admin_remains(
+    world: PortalWorld,
+) -> None:
+    world.seeded.node.add_user("second-admin", "admin")
+    with httpx.Client(base_url=world.url) as client:
+        csrf = _sign_in(client, world.seeded.admin_token)
+        gone = client.post("/portal/admin/users/active", data={"csrf": csrf, "user": "admin", "active": "0"})
+        assert gone.status_code == 303 and gone.headers["location"] == "/portal/login?ended=refused"
+        after = client.get("/portal/admin/users")
+        assert after.status_code == 303 and after.headers["location"].startswith("/portal/login")
+    assert _me(world.url, world.seeded.admin_token).status_code == 401
