@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from eucaim.dicom.synthetic import generate_cohort
 from eucaim.ingest.config import NodeConfig
@@ -17,6 +17,7 @@ from eucaim.ingest.workspace import Workspace
 from tests.support.node_server import SeededNode
 from tests.support.xnat_fixture import XnatServer
 from tests.ui.conftest import RunningUi
+from tests.ui.test_ingest_ui_accessibility import _violations
 
 pytestmark = pytest.mark.ui
 
@@ -42,12 +43,24 @@ def _sent_workspace(ui: RunningUi, node_url: str, biobank: str, token: str, tmp_
             target.close()
 
 
+def _checked_page(browser: Browser) -> Page:
+    """A page whose context lets axe-core in (the app's Content-Security-Policy refuses injected scripts)."""
+    return browser.new_context(bypass_csp=True, viewport={"width": 1366, "height": 820}).new_page()
+
+
 def test_a_dataset_of_ticked_series_then_a_new_version_of_it_once_released(
-    page: Page, ui_server: RunningUi, seeded_node: SeededNode, tmp_path: Path, shots: Path
+    browser: Browser,
+    ui_server: RunningUi,
+    seeded_node: SeededNode,
+    tmp_path: Path,
+    shots: Path,
+    axe_script: Path,
 ) -> None:
     _sent_workspace(ui_server, seeded_node.url, seeded_node.biobank, seeded_node.ingester_token, tmp_path)
+    page = _checked_page(browser)
     page.goto(ui_server.login_url)
     page.goto(ui_server.url + "/dataset")
+    assert _violations(page, axe_script) == []  # the lists of patients, studies and series included
     page.get_by_label("Name").fill("Two series")
     page.get_by_label("Only the ticked series").check()
     series = page.get_by_role("group", name="Series").get_by_role("checkbox")
@@ -97,7 +110,12 @@ def test_a_dataset_of_ticked_series_then_a_new_version_of_it_once_released(
 
 
 def test_on_xnat_the_dataset_step_releases_the_project_once_everything_is_there(
-    page: Page, ui_server: RunningUi, xnat_server: XnatServer, tmp_path: Path, shots: Path
+    browser: Browser,
+    ui_server: RunningUi,
+    xnat_server: XnatServer,
+    tmp_path: Path,
+    shots: Path,
+    axe_script: Path,
 ) -> None:
     emulator = xnat_server.emulator
     emulator.create_project("EUCAIM_UI")
@@ -107,9 +125,11 @@ def test_on_xnat_the_dataset_step_releases_the_project_once_everything_is_there(
     Workspace.create(ui_server.settings.workspace, node, token="uploader-password").close()
     with Workspace.open(ui_server.settings.workspace) as ws:
         scan_paths(ws.state, [cohort.root])
+    page = _checked_page(browser)
     page.goto(ui_server.login_url)
     page.goto(ui_server.url + "/dataset")
     expect(page.get_by_role("heading", name="Release the XNAT project")).to_be_visible()
+    assert _violations(page, axe_script) == []
     page.get_by_label("Public", exact=False).check()
     expect(page.locator("aside.cli")).to_contain_text("eucaim-ingest dataset release --public -w")
     # Nothing sent yet: refused next to the button, the project left private.
