@@ -114,8 +114,10 @@ def _dataset_page(
         }
     if dataset is not None and job is not None and job.detail.get("id") == dataset["id"] and not notice:
         notice = f"created:{dataset['id']}" if job.status is JobStatus.FINISHED else ""
-    with open_workspace(settings) as ws:
-        choices = verified_choices(ws.state.instances([InstanceState.VERIFIED]))
+    choices = verified_choices([])
+    if dataset is None and not creating:  # only the create form lists what can go in
+        with open_workspace(settings) as ws:
+            choices = verified_choices(ws.state.instances([InstanceState.VERIFIED]))
     return render(
         request,
         "dataset.html",
