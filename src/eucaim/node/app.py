@@ -19,6 +19,7 @@ from eucaim.node.api.routes import catalogue as catalogue_routes
 from eucaim.node.api.routes import clinical as clinical_routes
 from eucaim.node.api.routes import datasets as dataset_routes
 from eucaim.node.api.routes import health, qido, stow, wado
+from eucaim.node.api.routes import jobs as job_routes
 from eucaim.node.context import NodeContext, build_context
 from eucaim.node.jobs.worker import install_jobs
 from eucaim.node.migration import upgrade_database
@@ -64,6 +65,7 @@ def create_app(settings: Settings, *, context: NodeContext | None = None) -> Fas
     # WADO after QIDO: /studies/{study}/series must reach the search, not a retrieve.
     app.include_router(wado.router)
     app.include_router(dataset_routes.router)
+    app.include_router(job_routes.router)
     app.include_router(catalogue_routes.router)
     app.include_router(clinical_routes.router)
     install_portal(app)

@@ -46,6 +46,9 @@ RIGHTS: dict[str, str] = {
     f"POST {DS}/invalidate": "401 409 403 ok 409",
     f"POST {DS}/reactivate": "401 403 403 ok 409",
     "GET /audit": "401 403 403 403 ok",
+    # node jobs: all for admins; an aggregation job for whoever sees its dataset
+    "GET /jobs": "401 403 403 403 ok",
+    "GET /jobs/{job_id}": "401 ok 403 ok ok",
     # the public catalogue: anonymous, and a token changes nothing
     "GET /catalogue/datasets": "ok ok ok ok ok",
     f"GET {CAT}": "ok ok ok ok ok",
@@ -62,6 +65,7 @@ PROBES: dict[str, dict[str, Any]] = {
     f"GET {DS}": {"params": {"dataset_id": "draft_dataset"}},
     f"GET {DS}/job": {"params": {"dataset_id": "draft_dataset"}},
     f"POST {DS}/aggregate": {"params": {"dataset_id": "draft_dataset"}},
+    "GET /jobs/{job_id}": {"params": {"job_id": "aggregation_job"}},
     f"POST {DS}/job/restart": {"params": {"dataset_id": "failed_dataset"}},
     f"POST {DS}/release": {"params": {"dataset_id": "releasable_dataset"}},
     f"POST {DS}/publish": {"params": {"dataset_id": "publishable_dataset"}},
@@ -131,6 +135,10 @@ def prepare(probe: Any) -> None:
         return dataset_id
 
     probe.values["draft_dataset"] = ready("matrix draft")
+    draft = probe.values["draft_dataset"]
+    assert httpx.post(f"{node.url}/datasets/{draft}/aggregate", headers=node.auth(own)).status_code == 200
+    jobs = httpx.get(f"{node.url}/jobs", headers=node.auth(probe.tokens["admin"])).json()
+    probe.values["aggregation_job"] = next(j["id"] for j in jobs if j.get("dataset") == draft)
     probe.values["releasable_dataset"] = ready("matrix releasable")
     probe.values["publishable_dataset"] = ready("matrix publishable", ("release", "own"))
     probe.values["rejectable_dataset"] = ready("matrix rejectable", ("release", "own"))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -79,7 +81,12 @@ def test_migration_killed_midway_resumes_verifies_and_is_idempotent(
     data = tmp_path / "node"
     indexed = _fill_node(data, tmp_path)
     env = _env(seaweedfs, s3_bucket)
-    state_file = data / "store-migration-filesystem-to-s3.json"
+
+    def copied() -> int:
+        """Return how many objects the migration job's row says it copied (0 before it exists)."""
+        with contextlib.closing(sqlite3.connect(data / "node.db", timeout=10)) as db:
+            row = db.execute("SELECT state FROM node_jobs WHERE kind = 'store-migration'").fetchone()
+        return int(json.loads(row[0]).get("copied", 0)) if row else 0
 
     # Niced, so that on a busy machine this test's polling still sees it midway.
     process = subprocess.Popen(
@@ -90,13 +97,13 @@ def test_migration_killed_midway_resumes_verifies_and_is_idempotent(
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if state_file.exists() and json.loads(state_file.read_text())["copied"] >= 5:
+        if copied() >= 5:
             break
         time.sleep(0.005)
     process.send_signal(signal.SIGKILL)
     process.wait(10)
     assert process.returncode == -signal.SIGKILL
-    done_before = json.loads(state_file.read_text())["copied"]
+    done_before = copied()
     assert 5 <= done_before < COUNT, "the migration ended before the kill"
 
     resumed = _migrate(data, env)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from eucaim.errors import EucaimError
-from eucaim.node.cli import biobank, dataset, db, request, serve, storage, token, user  # noqa: F401  (registers the commands)
+from eucaim.node.cli import biobank, dataset, db, jobs, request, serve, storage, token, user, worker  # noqa: F401  (registers the commands)
 from eucaim.node.cli.app import app, err_console
 
 __all__ = ["app", "main"]

@@ -12,7 +12,11 @@ app.add_typer(db_app, name="db")
 
 @db_app.command("upgrade")
 def upgrade(data: DataOption = None) -> None:
-    """Bring the database schema to the newest revision (any database, SQLite or PostgreSQL)."""
+    """Bring the database schema to the newest revision (any database, SQLite or PostgreSQL).
+
+    On PostgreSQL the job queue's tables (schema eucaim_queue) are installed or upgraded as well.
+    Idempotent: run it before starting new workers after every upgrade of eucaim.
+    """
     from eucaim.node.db import make_engine
     from eucaim.node.migration import upgrade_database
 
@@ -24,3 +28,17 @@ def upgrade(data: DataOption = None) -> None:
     finally:
         engine.dispose()
     console.print(f"database schema at revision {revision}")
+    if settings.is_sqlite:
+        return
+    from eucaim.node.jobs.schema import upgrade_queue_schema
+
+    report = upgrade_queue_schema(settings.resolved_database_url)
+    if report.action == "installed":
+        console.print(f"job queue schema installed (procrastinate {report.version})")
+    elif report.action == "upgraded":
+        console.print(
+            f"job queue schema upgraded from procrastinate {report.previous} to {report.version} "
+            f"({report.migrations} migration(s))"
+        )
+    else:
+        console.print(f"job queue schema current (procrastinate {report.version})")

@@ -23,6 +23,14 @@ def serve(
     json_logs: Annotated[
         bool, typer.Option("--json-logs", help="One JSON object a log line, with the request id.")
     ] = False,
+    jobs: Annotated[
+        bool,
+        typer.Option(
+            "--jobs/--no-jobs",
+            help="On PostgreSQL, also work the job queue in this process (--no-jobs: leave it to "
+            "`eucaim-node worker` processes).",
+        ),
+    ] = True,
 ) -> None:
     """Serve DICOMweb per biobank, /health and /openapi.json until interrupted."""
     import uvicorn
@@ -40,9 +48,9 @@ def serve(
     settings = load_settings(data)
     context = build_context(settings)
     prepare_storage(context)
-    config = build_server_config(
-        create_app(settings, context=context), host=host, port=port, tls_cert=tls_cert, tls_key=tls_key
-    )
+    application = create_app(settings, context=context)
+    application.state.work_queue = jobs  # read when the app starts (eucaim.node.jobs.worker)
+    config = build_server_config(application, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
     scheme = "https" if tls_cert else "http"
     err_console.print(f"eucaim-node serving {settings.data_dir} on {scheme}://{host}:{port}")
     uvicorn.Server(config).run()

@@ -1,4 +1,4 @@
-"""Sessions for one CLI command, and ``eucaim-node store migrate`` (copy objects between stores).
+"""Sessions for one CLI command, and ``eucaim-node store migrate`` (copy objects between stores, as a job).
 
 The schema is brought up to date first when the database is embedded SQLite.
 """
@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 
+from eucaim.errors import EucaimError
 from eucaim.node.cli.app import DataOption, app, console, err_console, load_settings
 from eucaim.node.db import make_engine, make_session_factory
 from eucaim.node.migration import upgrade_database
@@ -41,59 +42,94 @@ def migrate(
     target: Annotated[str, typer.Option("--to", help="Store to copy to: fs, s3 or dicomweb.")],
     data: DataOption = None,
     restart: Annotated[bool, typer.Option("--restart", help="Forget saved progress; verify all.")] = False,
+    queue: Annotated[
+        bool,
+        typer.Option("--queue", help="Hand the job to the workers (PostgreSQL) instead of running it here."),
+    ] = False,
 ) -> None:
     """Copy every indexed object to another store, verified by sha256; resumable after a kill.
 
-    Both stores are configured as for serving (EUCAIM_NODE_STORE_DIR, EUCAIM_NODE_S3_*,
-    EUCAIM_NODE_DICOMWEB_STORE_*). The node keeps using its configured store: when the summary says
-    the migration is complete, stop the workers, run the command once more, set EUCAIM_NODE_STORE
-    to the target and start them again.
+    Runs here, with a progress bar, as a durable job: a killed run (this command, or a worker that
+    had it) resumes where it stopped when the command runs again. With --queue (PostgreSQL) the job
+    goes to the workers instead; follow it with `eucaim-node job show ID`. Both stores are
+    configured as for serving (EUCAIM_NODE_STORE_DIR, EUCAIM_NODE_S3_*, EUCAIM_NODE_DICOMWEB_STORE_*).
+    The node keeps using its configured store: when the summary says the migration is complete,
+    stop the workers, run the command once more, set EUCAIM_NODE_STORE to the target and start
+    them again.
     """
+    import time
+    from datetime import UTC, datetime
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from eucaim.errors import ConfigError
+    from eucaim.node.context import build_context
+    from eucaim.node.jobs.migration import request_migration
+    from eucaim.node.jobs.models import JobStatus
+    from eucaim.node.jobs.run import run_node_job
     from eucaim.node.store.factory import build_store, store_kind
-    from eucaim.node.store.migrate import (
-        MigrationState,
-        ObjectCopied,
-        count_objects,
-        migrate_objects,
-        state_path,
-    )
+    from eucaim.node.store.migrate import ObjectCopied, count_objects
 
     settings = load_settings(data)
     from_kind, to_kind = store_kind(source), store_kind(target)
     if from_kind == to_kind:
         raise typer.BadParameter("--from and --to name the same store", param_hint="--to")
-    state_file = state_path(settings.data_dir, from_kind, to_kind)
-    with open_sessions(settings) as factory:
-        state = MigrationState.load(state_file, source=from_kind, target=to_kind)
-        if restart:
-            state = MigrationState(source=from_kind, target=to_kind)
-        total = count_objects(factory)
+    if queue and settings.is_sqlite:
+        raise ConfigError(
+            "--queue needs a PostgreSQL database (EUCAIM_NODE_DATABASE_URL)",
+            hint="an embedded SQLite node has no workers; run the command without --queue",
+        )
+    build_store(settings, from_kind), build_store(settings, to_kind)  # a missing setting fails here
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+    context = build_context(settings)
+    try:
+        if settings.is_sqlite:
+            upgrade_database(context.engine)
+        job = request_migration(
+            context.sessions,
+            source=from_kind,
+            target=to_kind,
+            requested_by="eucaim-node store migrate",
+            data_dir=settings.data_dir,
+            now=datetime.now(UTC),
+        )
+        if queue:
+            from eucaim.node.jobs.queue import QueueJobRunner
+
+            runner = QueueJobRunner(context)
+            try:
+                runner.submit_job(job, restart=restart)
+            finally:
+                runner.close()
+            console.print(f"migration job {job.id} queued: follow it with `eucaim-node job show {job.id}`")
+            return
+        total = count_objects(context.sessions)
+        started = time.monotonic()
         columns = (TextColumn("migrating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=err_console, transient=True) as progress:
-            task = progress.add_task("objects", total=total, completed=state.copied + state.present)
+            done = 0 if restart else int(job.state.get("copied", 0)) + int(job.state.get("present", 0))
+            task = progress.add_task("objects", total=total, completed=done)
 
             def advance(event: ObjectCopied) -> None:
                 if event.outcome != "failed":
                     progress.advance(task)
 
-            summary = migrate_objects(
-                factory=factory,
-                source=build_store(settings, from_kind),
-                target=build_store(settings, to_kind),
-                state=state,
-                state_file=state_file,
-                tmp_dir=settings.tmp_dir,
-                on_object=advance,
-            )
+            ended = run_node_job(context, job.id, restart=restart, on_object=advance)
+    finally:
+        context.engine.dispose()
+    state = ended.state
+    failed: dict[str, str] = state.get("failed") or {}
+    if ended.status is JobStatus.ERROR and not failed:
+        raise EucaimError(f"the migration job {ended.id} failed: {ended.message}")
     console.print(
-        f"{summary.copied} object(s) copied ({summary.bytes} bytes), {summary.present} already in "
-        f"{to_kind}, {len(summary.failed)} failed, of {summary.total} indexed, in {summary.seconds:.1f} s"
+        f"{state.get('copied', 0)} object(s) copied ({state.get('bytes', 0)} bytes), "
+        f"{state.get('present', 0)} already in {to_kind}, {len(failed)} failed, of {total} indexed, "
+        f"in {time.monotonic() - started:.1f} s"
     )
-    for instance_id, reason in sorted(summary.failed.items(), key=lambda item: int(item[0])):
+    for instance_id, reason in sorted(failed.items(), key=lambda item: int(item[0])):
         err_console.print(f"instance row {instance_id}: {reason}", markup=False)
-    if not summary.is_complete:
+    if ended.status is not JobStatus.FINISHED:
         err_console.print("migration incomplete: fix the failures above and run the command again")
         raise typer.Exit(1)
     console.print(

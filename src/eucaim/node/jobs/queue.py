@@ -1,12 +1,14 @@
-"""The durable job queue on PostgreSQL: procrastinate tasks, the runner that defers them, its schema.
+"""The durable job queue on PostgreSQL: procrastinate tasks and the runner that defers to them.
 
-A job is only an id; its state is in the node's own tables (``dataset_jobs``), so any worker can
-take it up. Two procrastinate guarantees carry the design:
+A queued job is only an id; its state is in the node's own tables (``dataset_jobs`` for dataset
+creation, ``node_jobs`` for aggregation and store migration), so any worker can take it up. Two
+procrastinate guarantees carry the design:
 
-- ``lock=dataset:<id>``: jobs of one dataset never run at the same time, on any host. So a job
-  that finds its dataset's row ``running`` knows the runner that set it is dead, and resumes.
+- ``lock=dataset:<id>`` (creation and aggregation of one dataset) and ``lock=store-migration:<pair>``:
+  jobs under one lock never run at the same time, on any host. So a job that finds its row
+  ``running`` knows the runner that set it is dead, and resumes.
 - worker heartbeats: a job whose worker stopped beating for ``jobs_stalled_after_s`` is put back
-  in the queue by any live worker (:func:`requeue_stalled`).
+  in the queue by any live worker (:func:`eucaim.node.jobs.worker.requeue_stalled`).
 """
 
 from __future__ import annotations
@@ -15,52 +17,36 @@ import logging
 import threading
 
 import procrastinate
-import psycopg
 from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy import update
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from eucaim.node.context import NodeContext
 from eucaim.node.db import session_scope
+from eucaim.node.jobs.records import JobRecord
+from eucaim.node.jobs.run import lock_key, run_node_job
+from eucaim.node.jobs.schema import QUEUE_SCHEMA, SEARCH_PATH_OPTION, conninfo, ensure_queue_schema
 from eucaim.node.models_datasets import DatasetJob
 from eucaim.node.services.dataset_jobs import run_creation_job
 
+__all__ = [
+    "CREATE_DATASET_TASK",
+    "QUEUE",
+    "QUEUE_SCHEMA",
+    "RUN_JOB_TASK",
+    "QueueJobRunner",
+    "build_queue_app",
+    "conninfo",
+    "ensure_queue_schema",
+    "resume_interrupted",
+]
+
 logger = logging.getLogger(__name__)
 
-QUEUE = "eucaim-datasets"
-# The queue's tables live in their own PostgreSQL schema: the node's migrations (and Alembic's
-# comparison of models and database) see only the node's own tables in the default schema.
-QUEUE_SCHEMA = "eucaim_queue"
-_CONNECT_OPTIONS = {"options": f"-c search_path={QUEUE_SCHEMA}"}
+QUEUE = "eucaim-datasets"  # the name predates the other jobs; kept so queued jobs survive upgrades
+_CONNECT_OPTIONS = {"options": SEARCH_PATH_OPTION}
 CREATE_DATASET_TASK = "eucaim.node.create_dataset"
-# Any fixed 64-bit number: serialises schema installation between workers starting together.
-_SCHEMA_LOCK_KEY = 0x6575636169_6D
-
-
-def conninfo(database_url: str) -> str:
-    """Return the libpq connection string of a SQLAlchemy PostgreSQL URL."""
-    url = make_url(database_url).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
-
-
-def ensure_queue_schema(database_url: str) -> bool:
-    """Install procrastinate's tables when absent; return True when this call installed them.
-
-    Idempotent, and safe when several workers start at once (an advisory lock serialises them).
-    """
-    schema = procrastinate.App(connector=procrastinate.SyncPsycopgConnector()).schema_manager.get_schema()
-    with psycopg.connect(
-        conninfo(database_url), autocommit=False, options=_CONNECT_OPTIONS["options"]
-    ) as connection:
-        connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
-        connection.execute(f"CREATE SCHEMA IF NOT EXISTS {QUEUE_SCHEMA}")
-        row = connection.execute(f"SELECT to_regclass('{QUEUE_SCHEMA}.procrastinate_jobs')").fetchone()
-        if row is not None and row[0] is not None:
-            return False
-        connection.execute(schema.encode())  # bytes: no %-placeholder parsing of the DDL
-        connection.commit()
-    logger.info("installed the job queue schema (procrastinate)")
-    return True
+RUN_JOB_TASK = "eucaim.node.run_job"
 
 
 def resume_interrupted(sessions: sessionmaker[Session], dataset_id: str) -> bool:
@@ -80,15 +66,13 @@ def resume_interrupted(sessions: sessionmaker[Session], dataset_id: str) -> bool
     return resumed
 
 
-def build_queue_app(
-    database_url: str, sessions: sessionmaker[Session], *, for_worker: bool
-) -> procrastinate.App:
+def build_queue_app(context: NodeContext, *, for_worker: bool) -> procrastinate.App:
     """Return a procrastinate app with the node's tasks.
 
     ``for_worker`` picks the async connector a worker's event loop needs; request threads defer
     through the sync one.
     """
-    info = conninfo(database_url)
+    info = conninfo(context.settings.resolved_database_url)
     connector: procrastinate.BaseConnector = (
         procrastinate.PsycopgConnector(conninfo=info, min_size=1, max_size=4, kwargs=_CONNECT_OPTIONS)
         if for_worker
@@ -97,35 +81,54 @@ def build_queue_app(
         )
     )
     app = procrastinate.App(connector=connector)
+    sessions = context.sessions
 
     @app.task(name=CREATE_DATASET_TASK, queue=QUEUE)
     def create_dataset(dataset_id: str) -> None:
         resume_interrupted(sessions, dataset_id)
         run_creation_job(sessions, dataset_id)
 
+    @app.task(name=RUN_JOB_TASK, queue=QUEUE)
+    def run_job(job_id: str, restart: bool = False) -> None:
+        run_node_job(context, job_id, restart=restart)
+
     return app
 
 
 class QueueJobRunner:
-    """The :class:`~eucaim.node.services.dataset_jobs.JobRunner` of PostgreSQL nodes: defers to the queue."""
+    """The job runner of PostgreSQL nodes: defers creation and other node jobs to the queue."""
 
-    def __init__(self, database_url: str, sessions: sessionmaker[Session]) -> None:
-        self._app = build_queue_app(database_url, sessions, for_worker=False)
+    def __init__(self, context: NodeContext) -> None:
+        self._app = build_queue_app(context, for_worker=False)
         self._opened = False
         self._lock = threading.Lock()
 
-    def submit(self, dataset_id: str) -> None:
-        """Queue the creation job; a job of this dataset already waiting makes this a no-op."""
+    def _open(self) -> None:
         with self._lock:
             if not self._opened:
                 self._app.open()
                 self._opened = True
+
+    def submit(self, dataset_id: str) -> None:
+        """Queue the creation job; a job of this dataset already waiting makes this a no-op."""
+        self._open()
         key = f"dataset:{dataset_id}"
         task = self._app.configure_task(CREATE_DATASET_TASK, lock=key, queueing_lock=key)
         try:
             task.defer(dataset_id=dataset_id)
         except AlreadyEnqueued:
             logger.info("dataset %s: creation job already queued", dataset_id)
+
+    def submit_job(self, job: JobRecord, *, restart: bool = False) -> None:
+        """Queue a node job; one of this job already waiting makes this a no-op."""
+        self._open()
+        task = self._app.configure_task(
+            RUN_JOB_TASK, lock=lock_key(job.kind, job.subject), queueing_lock=f"job:{job.id}"
+        )
+        try:
+            task.defer(job_id=job.id, restart=restart)
+        except AlreadyEnqueued:
+            logger.info("job %s already queued", job.id)
 
     def close(self) -> None:
         """Release the connection pool."""

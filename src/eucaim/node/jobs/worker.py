@@ -1,7 +1,8 @@
-"""Run the queue in a node process: the procrastinate worker plus the loop that requeues stalled jobs.
+"""Work the queue in a node process: the procrastinate worker plus the loop that requeues stalled jobs.
 
-Every ``eucaim-node serve`` process on PostgreSQL runs one (:func:`install_jobs`), so jobs are
-worked wherever the node runs; SQLite nodes keep the in-process thread runner.
+``eucaim-node serve`` on PostgreSQL runs one beside the HTTP API by default (:func:`install_jobs`;
+``--no-jobs`` leaves it out), and ``eucaim-node worker`` runs one alone (:func:`work_queue`), so jobs
+are worked on whichever hosts a deployment chooses. SQLite nodes run their jobs in process.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from eucaim.node.context import NodeContext
-from eucaim.node.jobs.queue import QUEUE, QueueJobRunner, build_queue_app, ensure_queue_schema
+from eucaim.node.jobs.queue import QUEUE, QueueJobRunner, build_queue_app
+from eucaim.node.jobs.schema import ensure_queue_schema
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ async def work_queue(context: NodeContext) -> None:
 async def _work_queue_once(context: NodeContext) -> None:
     settings = context.settings
     stalled_after = settings.jobs_stalled_after_s
-    app = build_queue_app(settings.resolved_database_url, context.sessions, for_worker=True)
+    app = build_queue_app(context, for_worker=True)
     async with app.open_async():
         requeuer = asyncio.create_task(_requeue_forever(app, stalled_after), name="requeue-stalled")
         try:
@@ -88,25 +90,33 @@ def _report_end(task: asyncio.Task[None]) -> None:
 
 
 def install_jobs(app: FastAPI, context: NodeContext) -> None:
-    """On PostgreSQL, defer creation jobs to the queue and work it while ``app`` runs."""
+    """On PostgreSQL, defer jobs to the queue and, unless told not to, work it while ``app`` runs.
+
+    Setting ``app.state.work_queue = False`` before the app starts (``serve --no-jobs``) keeps
+    the queue out of this process: jobs are still queued, and ``eucaim-node worker`` runs them.
+    """
     if context.settings.is_sqlite:
         return
-    runner = QueueJobRunner(context.settings.resolved_database_url, context.sessions)
+    runner = QueueJobRunner(context)
     app.state.dataset_jobs = runner
+    app.state.node_jobs = runner
     inner: Callable[[FastAPI], AbstractAsyncContextManager[Any]] = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
-        await run_in_threadpool(ensure_queue_schema, context.settings.resolved_database_url)
-        worker = asyncio.create_task(work_queue(context), name="eucaim-job-queue")
-        worker.add_done_callback(_report_end)
+        worker: asyncio.Task[None] | None = None
+        if getattr(application.state, "work_queue", True):
+            await run_in_threadpool(ensure_queue_schema, context.settings.resolved_database_url)
+            worker = asyncio.create_task(work_queue(context), name="eucaim-job-queue")
+            worker.add_done_callback(_report_end)
         try:
             async with inner(application) as state:
                 yield state
         finally:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
             await run_in_threadpool(runner.close)
 
     app.router.lifespan_context = lifespan

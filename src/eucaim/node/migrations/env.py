@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 
 # Imported for their side effect: each feature area registers its tables on Base.metadata.
 from eucaim.node import models_accounts, models_clinical, models_datasets  # noqa: F401
+from eucaim.node.jobs import models as models_jobs  # noqa: F401
 from eucaim.node.models import Base
 
 engine = context.config.attributes.get("engine")

@@ -11,7 +11,7 @@ GET        /portal/review/{id}               review: metadata, statistics, decla
 =========  ================================  ==============================================
 
 Every action calls the service function behind its API endpoint (``apply_action`` for
-``POST /datasets/{id}/{action}``, ``recompute_aggregates``, ``restart_job``); a refusal is shown
+``POST /datasets/{id}/{action}``, ``request_aggregation``, ``restart_job``); a refusal is shown
 next to the form that caused it.
 """
 
@@ -23,11 +23,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from eucaim.errors import EucaimError
+from eucaim.errors import Conflict, EucaimError
 from eucaim.node.api.errors import status_for
-from eucaim.node.api.routes.datasets import job_runner
+from eucaim.node.api.routes.datasets import job_runner, node_job_queue
 from eucaim.node.context import NodeContext
 from eucaim.node.db import session_scope
+from eucaim.node.jobs.aggregation import request_aggregation
+from eucaim.node.jobs.models import JobStatus
+from eucaim.node.jobs.start import REQUEST_WAIT_S, start_job
 from eucaim.node.lifecycle import Action, DatasetState
 from eucaim.node.portal.declarations import read_declarations
 from eucaim.node.portal.figures import figures
@@ -48,11 +51,15 @@ def _perform(
 ) -> None:
     """Run one action through the service its API endpoint uses."""
     now = datetime.now(UTC)
+    if action == Action.AGGREGATE.value:  # a job, started as POST /datasets/{id}/aggregate starts it
+        job = request_aggregation(node.sessions, dataset_id=dataset_id, user_id=user_id, now=now)
+        job = start_job(node, node_job_queue(request), job, wait_s=REQUEST_WAIT_S)
+        if job.status is JobStatus.ERROR:
+            raise Conflict(f"recomputing the statistics failed: {job.message}")
+        return
     with session_scope(node.sessions) as session:
         if action == RESTART:
             dataset_jobs.restart_job(session, dataset_id=dataset_id, user_id=user_id, now=now)
-        elif action == Action.AGGREGATE.value:
-            datasets.recompute_aggregates(session, dataset_id=dataset_id, user_id=user_id, now=now)
         else:
             datasets.apply_action(
                 session,

@@ -1,12 +1,13 @@
 """Copy every indexed object from one image store to another, verified, resumable and idempotent.
 
-``eucaim-node store migrate --from fs --to s3`` runs this. Objects are copied in index order
-(``instance.id``), each one streamed from the source into a temporary file while its sha256 is
-computed, checked against its index row, written once to the target (keys stay the same) and read
-back from the target to check its sha256 again. Progress is a small JSON state file in the data
-folder, replaced atomically after every object: a killed run continues where it stopped, and a run
-after a finished one copies only what was stored since (objects already in the target are
-verified, not written again).
+``eucaim-node store migrate --from fs --to s3`` runs this, in its own process or as a queue job
+(:mod:`eucaim.node.jobs.migration`). Objects are copied in index order (``instance.id``), each one
+streamed from the source into a temporary file while its sha256 is computed, checked against its
+index row, written once to the target (keys stay the same) and read back from the target to check
+its sha256 again. Progress (:class:`MigrationState`) is handed to a ``save`` callback after every
+object; the job keeps it in its database row, so a killed run continues where it stopped, on any
+host, and a run after a finished one copies only what was stored since (objects already in the
+target are verified, not written again).
 
 The node's configured store is not flipped by this module: settings come from the environment or
 the operator's config file, which the node never rewrites. When the summary reports every object
@@ -18,12 +19,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -52,18 +53,22 @@ class MigrationState:
     failed: dict[str, str] = field(default_factory=dict)  # instance id -> reason
 
     @classmethod
-    def load(cls, path: Path, *, source: str, target: str) -> MigrationState:
-        """Return the saved state for this pair of stores, or a fresh one."""
-        if not path.exists():
+    def from_dict(cls, data: dict[str, Any], *, source: str, target: str) -> MigrationState:
+        """Return the state saved as ``data`` (a job row's), or a fresh one when it is empty."""
+        if not data:
             return cls(source=source, target=target)
-        data = json.loads(path.read_text(encoding="utf-8"))
         return cls(**data)
 
-    def save(self, path: Path) -> None:
-        """Write the state atomically (a kill leaves the old or the new file, never half of one)."""
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+    @classmethod
+    def load_legacy(cls, path: Path) -> MigrationState | None:
+        """Return the state an earlier version kept in a JSON file in the data folder, if any."""
+        if not path.exists():
+            return None
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the state as JSON-able data (what a job row keeps)."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ class MigrationSummary:
 
 
 def state_path(data_dir: Path, source: str, target: str) -> Path:
-    """Return the state file of a migration from ``source`` to ``target``."""
+    """Return where versions before the job queue kept a migration's state (read once, then gone)."""
     return data_dir / f"store-migration-{source}-to-{target}.json"
 
 
@@ -110,11 +115,14 @@ def migrate_objects(
     source: ImageStore,
     target: ImageStore,
     state: MigrationState,
-    state_file: Path,
+    save: Callable[[MigrationState], None],
     tmp_dir: Path,
     on_object: Callable[[ObjectCopied], None] = lambda _: None,
 ) -> MigrationSummary:
-    """Copy what ``state`` has not done yet (earlier failures first); return the run's summary."""
+    """Copy what ``state`` has not done yet (earlier failures first); return the run's summary.
+
+    ``save`` is called with the state after every object: what it keeps is where a killed run resumes.
+    """
     started = time.monotonic()
     tmp_dir.mkdir(parents=True, exist_ok=True)
     retry = sorted(int(i) for i in state.failed)
@@ -126,7 +134,7 @@ def migrate_objects(
                 _copy(
                     row.id, row.storage_key, row.sha256, row.size, source, target, state, tmp_dir, on_object
                 )
-        state.save(state_file)
+        save(state)
     while True:
         with factory() as session:
             rows = session.execute(
@@ -140,7 +148,7 @@ def migrate_objects(
         for instance_id, key, sha256, size in rows:
             _copy(instance_id, key, sha256, size, source, target, state, tmp_dir, on_object)
             state.done_through_id = instance_id
-            state.save(state_file)
+            save(state)
     summary = MigrationSummary(
         total=count_objects(factory),
         copied=state.copied,
@@ -204,7 +212,7 @@ def _copy_verified(
                     f"the source's object {key} differs from its index row",
                     hint="the source store was changed behind the node; restore the object first",
                 )
-        if not target.put_new(key, tmp, sha256=sha256):
+        if not target.put_new(key, tmp, sha256=sha256) and not _settles(target, key, (sha256, size)):
             raise EucaimError(
                 f"the target already holds other bytes under {key}",
                 hint="remove that object from the target store, then run the migration again",
@@ -214,6 +222,20 @@ def _copy_verified(
     if _digest(target, key) != (sha256, size):
         raise EucaimError(f"the target's copy of {key} does not read back as written", hint="run it again")
     return "copied"
+
+
+# A write of a runner killed in flight can still be settling in the target when the next run looks
+# (seen once with SeaweedFS: the key taken, its bytes not yet the right ones): look again before
+# calling the object another one's.
+_SETTLE_DELAYS_S = (0.5, 1.0, 2.0)
+
+
+def _settles(store: ImageStore, key: str, expected: tuple[str, int]) -> bool:
+    for delay in _SETTLE_DELAYS_S:
+        time.sleep(delay)
+        if _digest(store, key) == expected:
+            return True
+    return False
 
 
 def _digest(store: ImageStore, key: str) -> tuple[str, int] | None:

@@ -9,7 +9,7 @@ GET        /datasets/{id}                      one, with editableProperties and 
 PATCH      /datasets/{id}                      change metadata properties
 GET        /datasets/{id}/job                  creation job: status, progress, message
 POST       /datasets/{id}/job/restart          run a failed creation job again (202)
-POST       /datasets/{id}/aggregate            recompute the aggregates
+POST       /datasets/{id}/aggregate            recompute the aggregates (a job; 200 when done, else 202)
 POST       /datasets/{id}/{action}             release, publish, reject, invalidate, reactivate
 GET        /audit                              the audit log and its verification (admins)
 =========  ==================================  ===============================================
@@ -19,15 +19,19 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from eucaim.errors import PermissionDenied
+from eucaim.errors import Conflict, PermissionDenied
 from eucaim.node.api.deps import Context, CurrentCaller
 from eucaim.node.db import session_scope
+from eucaim.node.jobs.aggregation import request_aggregation
+from eucaim.node.jobs.models import JobStatus
+from eucaim.node.jobs.records import job_view
+from eucaim.node.jobs.start import REQUEST_WAIT_S, QueuedJobs, start_job
 from eucaim.node.lifecycle import Action
 from eucaim.node.roles import Role
 from eucaim.node.services import audit, dataset_jobs, datasets
@@ -69,6 +73,12 @@ def job_runner(request: Request, context: Context) -> JobRunner:
             runner = ThreadJobRunner(context.sessions)
             request.app.state.dataset_jobs = runner
         return runner
+
+
+def node_job_queue(request: Request) -> QueuedJobs | None:
+    """Return the queue node jobs go to, or None when this node runs them in process (SQLite)."""
+    queue: QueuedJobs | None = getattr(request.app.state, "node_jobs", None)
+    return queue
 
 
 def _now() -> datetime:
@@ -140,11 +150,27 @@ def restart_job(dataset_id: str, request: Request, context: Context, caller: Cur
 
 
 @router.post("/datasets/{dataset_id}/aggregate", summary="Recompute the aggregates from the frozen series")
-def aggregate(dataset_id: str, context: Context, caller: CurrentCaller) -> dict[str, Any]:
+def aggregate(
+    dataset_id: str,
+    request: Request,
+    context: Context,
+    caller: CurrentCaller,
+    prefer: Annotated[str | None, Header(description="respond-async: answer 202 at once")] = None,
+) -> JSONResponse:
+    """Run the aggregation job; answer the dataset (200) once done, or the job (202) while it runs.
+
+    The request waits up to 30 s for the job unless ``Prefer: respond-async`` is sent; a 202 names
+    the job in ``Location`` (``GET /jobs/{id}``). Embedded SQLite nodes run the job in the request.
+    """
+    job = request_aggregation(context.sessions, dataset_id=dataset_id, user_id=caller.user_id, now=_now())
+    wait_s = 0.0 if prefer and "respond-async" in prefer.lower() else REQUEST_WAIT_S
+    job = start_job(context, node_job_queue(request), job, wait_s=wait_s)
+    if job.status is JobStatus.ERROR:
+        raise Conflict(f"the aggregation job {job.id} of dataset {dataset_id} failed: {job.message}")
+    if job.status is not JobStatus.FINISHED:
+        return JSONResponse(job_view(job), status_code=202, headers={"Location": f"/jobs/{job.id}"})
     with session_scope(context.sessions) as session:
-        return datasets.recompute_aggregates(
-            session, dataset_id=dataset_id, user_id=caller.user_id, now=_now()
-        )
+        return JSONResponse(datasets.show_dataset(session, dataset_id=dataset_id, user_id=caller.user_id))
 
 
 def _action_route(action: Action) -> None:
