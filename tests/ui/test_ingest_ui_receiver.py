@@ -163,6 +163,20 @@ def test_a_c_move_retrieve_from_the_page_goes_through_the_receiver_started_there
     page.get_by_role("button", name="Stop receiver").click()
     expect(page.locator("#receiver-final")).to_contain_text("Receiver stopped: 4 instances received")
 
+    # Without the page's receiver, C-MOVE starts one for the retrieve on the configured port, as the CLI does.
+    page.get_by_label("Patient ID", exact=True).fill("OTHERPAT")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#move-help")).to_have_text(
+        f"C-MOVE starts a receiver as {orthanc_clean.receiver_aet} on port {orthanc_clean.receiver_port} "
+        "for the retrieve."
+    )
+    page.get_by_label("C-MOVE: the PACS sends them to our receiver").check()
+    page.get_by_role("button", name="Retrieve ticked studies").click()
+    expect(page.locator("#pacs-outcome")).to_have_text(
+        "C-MOVE: 1 of 1 studies complete, 2 instances indexed", timeout=30_000
+    )
+    expect(page.locator("#indexed")).to_have_text("6 instances of 2 patients, 2 studies, 2 series indexed.")
+
 
 def test_pacs_receiver_and_transfer_options_pass_axe_with_results_errors_and_live_counts(
     browser: Browser,

@@ -142,21 +142,30 @@ def start_receiver(workspace: Path, request: ReceiverRequest) -> UiReceiver:
 
 
 def running_receiver(workspace: Path) -> UiReceiver | None:
-    """The workspace's receiver when one listens."""
-    return _RUNNING.get(workspace.resolve())
+    """The workspace's receiver when one listens.
+
+    Waits while one is being stopped: a page drawn meanwhile must show the final counts, not a
+    receiver that is neither running nor finished.
+    """
+    with _LOCK:
+        return _RUNNING.get(workspace.resolve())
 
 
 def stop_receiver(workspace: Path) -> dict[str, Any] | None:
     """Stop the workspace's receiver; its final counts, or None when none was running."""
     key = workspace.resolve()
     with _LOCK:
-        receiver = _RUNNING.pop(key, None)
+        receiver = _RUNNING.get(key)
         if receiver is None:
             return None
-        final = _FINAL[key] = receiver.stop()
+        try:
+            _FINAL[key] = final = receiver.stop()
+        finally:
+            del _RUNNING[key]
     return final
 
 
 def last_counts(workspace: Path) -> dict[str, Any] | None:
     """The final counts of the receiver stopped last, until another one starts."""
-    return _FINAL.get(workspace.resolve())
+    with _LOCK:
+        return _FINAL.get(workspace.resolve())

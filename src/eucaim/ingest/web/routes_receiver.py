@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from eucaim.ingest.web.deps import UiSettings, cli, has_workspace, open_workspace, settings_of
+from eucaim.ingest.web.pacs_jobs import PacsJob
 from eucaim.ingest.web.receiver import (
     ReceiverInputError,
     last_counts,
@@ -97,7 +98,12 @@ def receiver_start(
 @router.post("/stop", response_class=HTMLResponse)
 def receiver_stop(request: Request) -> Response:
     """Ctrl-C of ``eucaim-ingest receive``: stop listening, index what is left; the page shows the counts."""
-    stop_receiver(settings_of(request).workspace)  # the page shows its final counts (last_counts)
+    settings = settings_of(request)
+    job = settings.jobs.current
+    if isinstance(job, PacsJob) and job.method == "move" and settings.jobs.busy:
+        # The PACS is sending through it: stopping now would fail the studies still to come.
+        return _back(request, receiver_stop_error="receiver.in_use")
+    stop_receiver(settings.workspace)  # the page shows its final counts (last_counts)
     return RedirectResponse("/sources#receiver", status_code=303)
 
 
