@@ -67,6 +67,10 @@ def test_a_form_posted_from_another_page_is_refused(ui_server: RunningUi, tmp_pa
         assert refused.status_code == 403, headers
         assert "not sent from this application's own page" in refused.text
     assert not (tmp_path / "ws").exists()
+    # Behind a TLS proxy: the browser names the proxy, which passes its host on.
+    proxied = {"Origin": "https://ui.hospital.example", "X-Forwarded-Host": "ui.hospital.example"}
+    assert client.post("/logout", headers=proxied, follow_redirects=False).status_code == 303
+    client.get(ui_server.login_url)
     done = client.post(form, data=node, headers={"Referer": f"{ui_server.url}/"}, follow_redirects=False)
     assert done.status_code == 303 and (tmp_path / "ws" / "config.toml").is_file()
 

@@ -41,10 +41,16 @@ def new_token() -> str:
 
 
 def is_same_origin(request: Request) -> bool:
-    """True when the request's Origin (or, lacking it, its Referer) is this server itself."""
+    """True when the request's Origin (or, lacking it, its Referer) is this server itself.
+
+    Behind a TLS proxy the browser names the proxy's host: the proxy passes it on as Host or as
+    X-Forwarded-Host. A page of another site cannot set that header on a form post (a custom header
+    makes the browser ask first, and this server answers no such question).
+    """
     source = request.headers.get("origin") or request.headers.get("referer") or ""
     parts = urlsplit(source)
-    return parts.scheme in ("http", "https") and parts.netloc == request.headers.get("host", "")
+    hosts = {request.headers.get("host", ""), request.headers.get("x-forwarded-host", "")} - {""}
+    return parts.scheme in ("http", "https") and parts.netloc in hosts
 
 
 def create_app(settings: UiSettings) -> FastAPI:
