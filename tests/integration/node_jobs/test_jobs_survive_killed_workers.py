@@ -264,7 +264,8 @@ def test_a_store_migration_whose_worker_is_killed_resumes_where_it_stopped(
             wait_for(lambda: _state(blocker, job_id)[0] in {"finished", "error"}, "the migration to end", 120)
             blocker.commit()
             status, attempts, state = _state(blocker, job_id)
-        assert "requeued job" in second.log_text()
+            assert second.stop() == 0  # SIGTERM: a clean stop
+        assert "requeued job" in second.log_text() and "eucaim-node worker stopped" in second.log_text()
     finally:
         blocker.close()
     assert (status, attempts) == ("finished", 2), state
