@@ -13,6 +13,8 @@ from collections.abc import Iterable
 
 import pydicom
 from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import RawDataElement
+from pydicom.tag import BaseTag
 
 # Attributes whose values identify the patient, staff or site; their values (and name parts) are
 # scrubbed from every cleaned description of the same dataset.
@@ -84,10 +86,13 @@ def collect_identifiers(ds: pydicom.Dataset, tags: Iterable[int] | None = None) 
     retains institution identity must not then scrub the institution's name).
     """
     found: set[str] = set()
+    elements = ds._dict  # by int: `tag in ds` and get_item() each build a Tag first
     for tag in IDENTIFYING_TAGS if tags is None else tags:
-        if tag not in ds:
+        raw = elements.get(BaseTag(tag))
+        if raw is None:
             continue
-        raw = ds.get_item(tag)
+        if raw.value is None and isinstance(raw, RawDataElement):
+            raw = ds[tag]  # as get_item does: a value not read yet is read now
         value: object = raw.value
         if isinstance(value, bytes) and value.isascii() and b"\x1b" not in value:
             # ASCII reads the same in every character set (bar ISO 2022 escapes): skip
@@ -96,8 +101,14 @@ def collect_identifiers(ds: pydicom.Dataset, tags: Iterable[int] | None = None) 
         elif not isinstance(raw, pydicom.DataElement) or isinstance(value, bytes):
             value = ds[tag].value
         for text in _texts(value):
-            found.update(v.strip() for v in _variants(text) if v.strip())
+            found.update(_text_variants(text))
     return frozenset(found)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_variants(text: str) -> tuple[str, ...]:
+    """The variants of one identifying value; a series repeats the same values file after file."""
+    return tuple(v.strip() for v in _variants(text) if v.strip())
 
 
 @functools.lru_cache(maxsize=256)

@@ -30,6 +30,7 @@ from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, PersonName
 _IMPLICIT_LE = "1.2.840.10008.1.2"
 _EXPLICIT_LE = "1.2.840.10008.1.2.1"
 _PIXEL_DATA = 0x7FE00010
+_CHARSET = 0x00080005
 _UNDEFINED = 0xFFFFFFFF
 _SEQUENCE_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 _ITEM_DELIMITER = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00"
@@ -127,9 +128,13 @@ def _write_dataset(
     chunks: list[bytes], ds: pydicom.Dataset, implicit: bool, parent: str | list[str], *, top: bool = False
 ) -> None:
     """Mirror of ``pydicom.filewriter.write_dataset`` for a little endian ``ds``."""
-    if (
-        ds.original_encoding != (implicit, True) or ds.original_character_set != ds._character_set
-    ) and not _all_decoded(ds):
+    if _CHARSET in ds._dict:
+        charset_changed = ds.original_character_set != ds._character_set
+        encodings: str | list[str] = ds.get("SpecificCharacterSet", parent)
+    else:  # what those two properties and ds.get come to, without three lookups by Tag
+        charset_changed = ds._read_charset != ds._parent_encoding
+        encodings = parent
+    if (ds.original_encoding != (implicit, True) or charset_changed) and not _all_decoded(ds):
         # pydicom decodes and re-encodes every element of such a dataset (and corrects
         # ambiguous VRs at every depth): let it. A dataset built in memory has nothing to decode.
         fp = DicomBytesIO()
@@ -137,13 +142,14 @@ def _write_dataset(
         write_dataset(fp, ds, parent)
         chunks.append(fp.getvalue())
         return
-    encodings: str | list[str] = ds.get("SpecificCharacterSet", parent)
-    get_item = ds.get_item
-    for tag in sorted(ds._dict):
+    elements = ds._dict
+    for tag in sorted(elements):
         group, element = tag >> 16, tag & 0xFFFF
         if element == 0 and group > 6:
             continue  # pydicom never writes retired group lengths
-        elem = get_item(tag)
+        elem = elements[tag]
+        if isinstance(elem, RawDataElement) and elem.value is None:
+            elem = ds[tag]  # as Dataset.get_item does: a value not read yet is read now
         if isinstance(elem, RawDataElement):
             _write_raw(chunks, elem, group, element, implicit, top)
         elif top and tag == _PIXEL_DATA and elem.is_undefined_length:

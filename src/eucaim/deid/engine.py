@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 
 import pydicom
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 
 from eucaim.deid.actions import DUMMY_TEXT, Action, dummy_value
 from eucaim.deid.burned_in import burned_in_risk
@@ -210,27 +210,31 @@ class Deidentifier:
 
     def _clean(self, ds: pydicom.Dataset, path: tuple[int, ...], prefix: str, run: _Run) -> None:
         private: list[int] = []
-        for key in list(ds.keys()):
+        decide, actions = self.rules.decide, run.actions
+        # The dataset's own dict, keyed by pydicom's BaseTag: Dataset.keys()/get_item()/del by
+        # int each build a Tag again, thousands of times a file.
+        for key, raw in list(ds._dict.items()):
             tag = int(key)
             if (tag >> 16) & 1:
                 private.append(tag)
                 continue
-            raw = ds.get_item(tag)
+            if raw.value is None and isinstance(raw, RawDataElement):
+                raw = ds[key]  # as Dataset.get_item does: a value not read yet is read now
             vr = vr_of(raw, tag)
-            action = self.rules.decide(tag, vr, path)
+            action = decide(tag, vr, path)
             name = prefix + audit_name(tag)
-            run.actions[name] = action.value
+            actions[name] = action.value
             if action is Action.REMOVE:
-                del ds[tag]
+                del ds[key]
             elif action is Action.KEEP and vr not in _NEEDS_VALUE_ON_KEEP and (raw.VR or run.raw_ok):
                 # Kept as read, undecoded (most of the dataset), unless the raw bytes hold one
                 # of this patient's identifiers, typed into a field where it has no business.
                 if vr in _BYTE_CHECKED_VRS and holds_identifier(raw, run.scrubber):
-                    del ds[tag]
-                    run.actions[name] = Action.REMOVE.value
+                    del ds[key]
+                    actions[name] = Action.REMOVE.value
                     run.warnings.append(f"{name}: kept attribute held an identifying value; removed")
             else:
-                self._apply(ds, ds[tag], action, (*path, tag), name, run)
+                self._apply(ds, ds[key], action, (*path, tag), name, run)
         if private:
             self._clean_private(ds, private, path, prefix, run)
 

@@ -66,4 +66,6 @@ def derive_input_hash(secret: bytes, data: bytes) -> str:
     """HMAC-SHA256 (hex) of an input file's bytes: matches files for an auditor holding the secret."""
     if len(secret) < MIN_SECRET_BYTES:
         raise ValueError(f"site secret must be at least {MIN_SECRET_BYTES} bytes")
-    return hmac.new(secret, b"input-file\x00" + data, hashlib.sha256).hexdigest()
+    mac = hmac.new(secret, b"input-file\x00", hashlib.sha256)
+    mac.update(data)  # not prefix + data: that copies the whole file once more
+    return mac.hexdigest()
