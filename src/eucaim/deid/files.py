@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -25,6 +25,9 @@ from eucaim.deid.engine import Deidentifier, DeidOutcome
 from eucaim.deid.quiet import pydicom_quiet
 from eucaim.errors import DeidentificationError, InvalidDicomError
 
+# Unique per process and call; a stale name left by a dead process with the same PID is truncated.
+_temp_numbers = itertools.count()
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
 _REQUIRED = ("SOPInstanceUID", "SOPClassUID", "StudyInstanceUID", "SeriesInstanceUID")
 _NATIVE_SYNTAXES = frozenset(
     {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}
@@ -204,6 +207,21 @@ def deidentify_file(src: Path, dst: Path, deidentifier: Deidentifier) -> FileOut
         InvalidDicomError: ``src`` is not usable DICOM.
         DeidentificationError: ``src`` cannot be de-identified safely (quarantine it).
     """
+    return deidentify_file_into(src, lambda _: Path(dst), deidentifier)[0]
+
+
+def deidentify_file_into(
+    src: Path, place: Callable[[FileOutcome], Path], deidentifier: Deidentifier
+) -> tuple[FileOutcome, Path]:
+    """De-identify ``src`` and write it, atomically, where ``place`` says once the outcome is known.
+
+    For trees laid out by de-identified UIDs: the file is written once, in its final folder,
+    instead of beside it and renamed. Returns the outcome and the path written.
+
+    Raises:
+        InvalidDicomError: ``src`` is not usable DICOM.
+        DeidentificationError: ``src`` cannot be de-identified safely (quarantine it).
+    """
     src = Path(src)
     raw = _read_bytes(src)
     with pydicom_quiet():  # also around reading the result: kept values decode lazily
@@ -214,8 +232,9 @@ def deidentify_file(src: Path, dst: Path, deidentifier: Deidentifier) -> FileOut
         out = outcome.dataset
         data = _encode(out)
         result = _file_outcome(outcome, out, data)
-    _write_atomically(Path(dst), data)
-    return result
+    dst = Path(place(result))
+    _write_atomically(dst, data)
+    return result, dst
 
 
 def read_for_preview(
@@ -262,11 +281,19 @@ def _file_outcome(outcome: DeidOutcome, out: pydicom.Dataset, data: bytes) -> Fi
 
 def _write_atomically(dst: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``dst`` and rename it: readers never see half a file."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".deid-", suffix=".tmp", dir=dst.parent)
+    tmp = dst.parent / f".deid-{os.getpid()}-{next(_temp_numbers)}.tmp"
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        fd = os.open(tmp, _CREATE_FLAGS, 0o644)
+    except FileNotFoundError:  # first file of this folder: make it, then try again
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, _CREATE_FLAGS, 0o644)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
         os.replace(tmp, dst)
     except BaseException:
         with contextlib.suppress(OSError):

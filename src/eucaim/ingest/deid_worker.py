@@ -10,11 +10,12 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from eucaim.deid.engine import Deidentifier
-from eucaim.deid.files import FileOutcome, deidentify_file
+from eucaim.deid.files import FileOutcome, deidentify_file, deidentify_file_into
 from eucaim.deid.profile import load_profile
 from eucaim.errors import DeidentificationError, InvalidDicomError
 
@@ -53,10 +54,16 @@ def exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def deidentify_in_worker(src: Path, dst: Path) -> FileOutcome | WorkFailure:
-    """De-identify ``src`` into ``dst``; every failure becomes a WorkFailure, never an exception."""
+def deidentify_in_worker(src: Path, dst: Path | Callable[[FileOutcome], Path]) -> FileOutcome | WorkFailure:
+    """De-identify ``src`` into ``dst``; every failure becomes a WorkFailure, never an exception.
+
+    ``dst`` may be a function of the outcome, for trees laid out by de-identified UIDs: the file
+    is then written once, straight into its final folder.
+    """
     assert _deidentifier is not None, "init_worker did not run"
     try:
+        if callable(dst):
+            return deidentify_file_into(src, dst, _deidentifier)[0]
         return deidentify_file(src, dst, _deidentifier)
     except InvalidDicomError as exc:
         return WorkFailure(exc.reason or "invalid_dicom", str(exc))

@@ -7,6 +7,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eucaim.deid.files import FileOutcome
 from eucaim.deid.profile import load_profile
 from eucaim.deid.pseudonym import DEFAULT_PSEUDONYM_FORMAT
 from eucaim.ingest.deid_worker import WorkFailure, deidentify_in_worker, init_worker
@@ -14,22 +15,22 @@ from eucaim.ingest.scanner import iter_files
 
 
 def _one(src: Path, out_dir: Path) -> tuple[str, str, str] | None:
-    tmp = out_dir / f".partial-{os.getpid()}.dcm"
-    outcome = deidentify_in_worker(src, tmp)
+    outcome = deidentify_in_worker(src, lambda result: _place(out_dir, result))
     if isinstance(outcome, WorkFailure):
-        tmp.unlink(missing_ok=True)
         return (str(src), outcome.reason, outcome.detail)
-    # Output names carry only de-identified values: source file names often hold patient names.
-    final = (
+    return None
+
+
+def _place(out_dir: Path, outcome: FileOutcome) -> Path:
+    """Where a de-identified file goes. Output names carry only de-identified values: source
+    file names often hold patient names. Written there directly, once, by the worker."""
+    return (
         out_dir
         / outcome.pseudonym
         / outcome.study_instance_uid
         / outcome.series_instance_uid
         / f"{outcome.sop_instance_uid}.dcm"
     )
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, final)
-    return None
 
 
 @dataclass

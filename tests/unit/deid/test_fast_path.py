@@ -90,3 +90,34 @@ def test_big_endian_and_deflated_files_are_left_to_pydicom(name: str, syntax: st
         encode._encode_fast(ds)
     with pydicom_quiet():
         assert encode.encode_part10(ds) == _pydicom_bytes(ds)
+
+
+def test_folder_deid_writes_each_file_once_in_its_final_place(tmp_path: Path) -> None:
+    from eucaim.deid.engine import Deidentifier
+    from eucaim.deid.files import deidentify_file
+    from eucaim.deid.profile import load_profile
+    from eucaim.ingest.folder_deid import deidentify_tree
+
+    from .conftest import SECRET, make_instance
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        make_instance(sop_uid=f"1.2.826.0.1.999111.3{i}").save_as(
+            src / f"Doe_{i}.dcm", enforce_file_format=True
+        )
+    (src / "broken.dcm").write_bytes(b"not dicom at all")
+    out = tmp_path / "out"
+    result = deidentify_tree(src, out, secret=SECRET, profile="eucaim", workers=1)
+    assert result.written == 3
+    assert [(Path(p).name, reason) for p, reason, _ in result.problems] == [("broken.dcm", "not_dicom")]
+    written = sorted(p for p in out.rglob("*") if p.is_file())
+    # Only the final files: no temporary or partial file left anywhere, no source name reused.
+    assert len(written) == 3 and all(not p.name.startswith(".") and "Doe" not in str(p) for p in written)
+    reference = deidentify_file(
+        src / "Doe_0.dcm", tmp_path / "ref.dcm", Deidentifier(load_profile("eucaim"), SECRET)
+    )
+    expected = out / reference.pseudonym / reference.study_instance_uid / reference.series_instance_uid
+    assert (expected / f"{reference.sop_instance_uid}.dcm").read_bytes() == (
+        tmp_path / "ref.dcm"
+    ).read_bytes()
