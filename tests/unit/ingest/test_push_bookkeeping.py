@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from eucaim.ingest.pipeline.send_stage import run_verify
 from eucaim.ingest.scanner import scan_paths
 from eucaim.ingest.state.db import StateDB
 from eucaim.ingest.state.states import InstanceState
+from eucaim.ingest.upload.base import OutgoingInstance, SendResult
 from eucaim.ingest.upload.memory import MemoryTarget
 from eucaim.ingest.workspace import Workspace
 
@@ -183,3 +185,26 @@ def test_outbox_clean_up_deletes_verified_copies_only(ws: Workspace) -> None:
     assert again.ok and again.nothing_to_do
     assert not leftover.exists()
     assert unknown.exists() and partial.exists() and kept.exists()
+
+
+def test_a_study_is_verified_while_later_studies_are_still_being_sent(ws: Workspace) -> None:
+    log: list[tuple[str, str]] = []
+
+    class Logging(MemoryTarget):
+        def send(self, study_uid: str, batch: Sequence[OutgoingInstance]) -> SendResult:
+            log.append(("stow", study_uid))
+            return super().send(study_uid, batch)
+
+        def list_instances(self, study_uid: str, series_uid: str) -> set[str]:
+            log.append(("qido", study_uid))
+            return super().list_instances(study_uid, series_uid)
+
+    summary = push(ws, Logging(), PushOptions(workers=1, concurrency=1, batch_bytes=200_000))
+
+    assert summary.ok and summary.verified_now == len(ws.state.instances())
+    studies = list(dict.fromkeys(study for kind, study in log if kind == "stow"))
+    assert len(studies) >= 2
+    first_check = log.index(("qido", studies[0]))
+    last_stow = max(i for i, entry in enumerate(log) if entry == ("stow", studies[-1]))
+    assert first_check < last_stow
+    assert sum(kind == "qido" for kind, _ in log) == len(_series(ws))  # each series asked once

@@ -25,7 +25,14 @@ from eucaim.ingest.pipeline.deid_stage import outbox_instance_id, run_deidentify
 from eucaim.ingest.pipeline.events import EventHandler, Notice, Stage, StageFinished, StageStarted, ignore
 from eucaim.ingest.pipeline.pacing import TimeWindow
 from eucaim.ingest.pipeline.report import PushSummary, write_reports
-from eucaim.ingest.pipeline.send_stage import BatchSender, SendStats, outgoing, run_send, run_verify
+from eucaim.ingest.pipeline.send_stage import (
+    BatchSender,
+    SendStats,
+    outgoing,
+    run_send,
+    run_verify,
+    submit_planned,
+)
 from eucaim.ingest.state.db import DeidRecord, InstanceRow
 from eucaim.ingest.state.states import InstanceState
 from eucaim.ingest.upload.base import OutgoingInstance, Target
@@ -154,6 +161,7 @@ def _push(
 
 def _add_send(summary: PushSummary, sent: SendStats) -> None:
     summary.sent += sent.sent
+    summary.verified_now += sent.verified
     summary.refused += sent.refused
     summary.unsettled += sent.unsettled
     summary.errors.extend(sent.errors)
@@ -162,22 +170,29 @@ def _add_send(summary: PushSummary, sent: SendStats) -> None:
 
 
 class _StudyBatcher:
-    """Collects de-identified instances per study and hands out batches as they fill or complete."""
+    """Collects de-identified instances per study and hands out batches as they fill or complete.
+
+    When a study's last pending instance is done, its last batch goes out and the study is closed
+    (``close`` with its de-identified UID), so the sender verifies it as soon as it is answered.
+    """
 
     def __init__(
         self,
         pending: list[InstanceRow],
         batch_bytes: int,
-        submit: Callable[[str, list[OutgoingInstance]], None],
+        sender: BatchSender,
+        out_studies: dict[str, str],
     ) -> None:
         self._remaining = Counter(r.study_uid for r in pending)
         self._open: dict[str, list[OutgoingInstance]] = defaultdict(list)
         self._bytes: Counter[str] = Counter()
         self._batch_bytes = batch_bytes
-        self._submit = submit
+        self._sender = sender
+        self._out_study = out_studies  # original study UID -> de-identified one, as they are learnt
 
     def add(self, row: InstanceRow, item: OutgoingInstance | None) -> None:
         if item is not None:
+            self._out_study[row.study_uid] = item.study_instance_uid
             if self._bytes[row.study_uid] + item.size > self._batch_bytes:
                 self._flush(row.study_uid)
             self._open[row.study_uid].append(item)
@@ -185,6 +200,8 @@ class _StudyBatcher:
         self._remaining[row.study_uid] -= 1
         if self._remaining[row.study_uid] <= 0:
             self._flush(row.study_uid)
+            if row.study_uid in self._out_study:
+                self._sender.close_study(self._out_study[row.study_uid])
 
     def flush_all(self) -> None:
         for study in list(self._open):
@@ -194,7 +211,7 @@ class _StudyBatcher:
         batch = self._open.pop(study, [])
         self._bytes.pop(study, None)
         if batch:
-            self._submit(batch[0].study_instance_uid, batch)
+            self._sender.submit(batch[0].study_instance_uid, batch)
 
 
 def _deidentify_and_send(
@@ -206,7 +223,8 @@ def _deidentify_and_send(
     before_send: Callable[[], None] | None,
 ) -> None:
     state = ws.state
-    ready = [outgoing(r) for r in state.instances([S.DEIDENTIFIED])]
+    ready_rows = state.instances([S.DEIDENTIFIED])
+    ready = [outgoing(r) for r in ready_rows]
     pending = state.instances([S.PENDING])
     on_event(
         StageStarted(
@@ -216,9 +234,17 @@ def _deidentify_and_send(
     sender = BatchSender(
         state, target, concurrency=options.concurrency, on_event=on_event, before_send=before_send
     )
-    for study_uid, batch in plan_batches(ready, max_bytes=options.batch_bytes):
-        sender.submit(study_uid, batch)
-    batcher = _StudyBatcher(pending, options.batch_bytes, sender.submit)
+    out_studies = {r.study_uid: r.out_study_uid for r in ready_rows if r.out_study_uid}
+    still_pending = {r.study_uid for r in pending}
+    unfinished = {out for original, out in out_studies.items() if original in still_pending}
+    # A study with nothing left to de-identify is closed after its last batch (verified early);
+    # the others are closed by the batcher when their last pending instance is done.
+    submit_planned(
+        sender,
+        plan_batches(ready, max_bytes=options.batch_bytes),
+        is_complete=lambda study: study not in unfinished,
+    )
+    batcher = _StudyBatcher(pending, options.batch_bytes, sender, out_studies)
 
     def on_done(row: InstanceRow, record: DeidRecord | None) -> None:
         batcher.add(row, outgoing_from(row, record) if record is not None else None)

@@ -1,16 +1,21 @@
-"""Send and verify stages: STOW batches through a target, then settle every instance by QIDO."""
+"""Send and verify stages: STOW batches through a target, then settle every instance by QIDO.
+
+A study whose batches are all answered is verified at once, on the sending threads, while other
+studies are still being sent: a node's QIDO answers (costly on Orthanc, a round trip each on a
+real network) then overlap the upload instead of following it.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eucaim.errors import AuthenticationError, TransientError, UploadError
+from eucaim.errors import AuthenticationError, EucaimError, TransientError, UploadError
 from eucaim.ingest.pipeline.batching import plan_batches
 from eucaim.ingest.pipeline.events import Advanced, EventHandler, Notice, Stage, StageFinished, StageStarted
 from eucaim.ingest.state.db import InstanceRow, StateDB
@@ -27,6 +32,7 @@ class SendStats:
     unsettled: int = 0
     errors: list[str] = field(default_factory=list)
     fatal: Exception | None = None
+    verified: int = 0  # settled by the early verification of closed studies
 
 
 def outgoing(row: InstanceRow) -> OutgoingInstance:
@@ -62,6 +68,11 @@ class BatchSender:
     ``submit`` blocks when ``2 × concurrency`` batches are already waiting, so a fast producer
     (de-identification) cannot pile up work in memory. After a fatal error (credentials refused,
     no rights, unknown biobank) nothing more is sent and :attr:`stopped` turns true.
+
+    ``close_study`` says no more batches of a study will come: once its last batch is answered,
+    the instances the node acknowledged are verified by QIDO (one per series) on a sending
+    thread. Whatever that cannot settle (a query that fails) stays ``sent`` for the caller's
+    final verification.
     """
 
     def __init__(
@@ -83,6 +94,9 @@ class BatchSender:
         self._futures: list[Future[None]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._open_batches: Counter[str] = Counter()  # per study: submitted, not yet answered
+        self._closed: set[str] = set()
+        self._acknowledged: dict[str, list[OutgoingInstance]] = defaultdict(list)
 
     @property
     def stopped(self) -> bool:
@@ -92,7 +106,24 @@ class BatchSender:
         if self.stopped or not batch:
             return
         self._slots.acquire()
+        with self._lock:
+            self._open_batches[study_uid] += 1
         self._futures.append(self._pool.submit(self._run, study_uid, batch))
+
+    def close_study(self, study_uid: str) -> None:
+        """No more batches of ``study_uid`` will be submitted: verify it once they are answered."""
+        with self._lock:
+            self._closed.add(study_uid)
+            items = self._take_if_settled(study_uid)
+        if items:
+            self._slots.acquire()
+            self._futures.append(self._pool.submit(self._verify_early, study_uid, items))
+
+    def _take_if_settled(self, study_uid: str) -> list[OutgoingInstance]:
+        """With the lock held: the study's acknowledged instances, if it is closed and answered."""
+        if study_uid in self._closed and self._open_batches[study_uid] == 0:
+            return self._acknowledged.pop(study_uid, [])
+        return []
 
     def join(self) -> SendStats:
         """Wait for every submitted batch and return the totals."""
@@ -110,6 +141,46 @@ class BatchSender:
             self._send(study_uid, batch)
         finally:
             self._slots.release()
+            with self._lock:
+                self._open_batches[study_uid] -= 1
+                items = self._take_if_settled(study_uid)
+        if items:
+            self._verify_early(study_uid, items, slot_held=False)
+
+    def _verify_early(self, study_uid: str, items: list[OutgoingInstance], slot_held: bool = True) -> None:
+        """Verify a closed study's acknowledged instances, one QIDO per series."""
+        try:
+            by_series: dict[str, list[OutgoingInstance]] = defaultdict(list)
+            for item in items:
+                by_series[item.series_instance_uid].append(item)
+            for series_uid, members in by_series.items():
+                if self.stopped:
+                    return
+                try:
+                    present = self._target.list_instances(study_uid, series_uid)
+                except EucaimError as exc:
+                    if _is_fatal(exc):
+                        self._stop_for(exc)
+                        return
+                    # Left ``sent``: the final verification asks again and reports what it finds.
+                    logger.info("early verification of a series deferred: %s", exc)
+                    continue
+                found = [i.instance_id for i in members if i.sop_instance_uid in present]
+                lost = [i.instance_id for i in members if i.sop_instance_uid not in present]
+                self._state.mark_many(found, InstanceState.VERIFIED)
+                if lost:
+                    self._state.mark_many(lost, InstanceState.DEIDENTIFIED)
+                    self._state.record_attempt_error(
+                        lost, "acknowledged by the node but missing from its listing"
+                    )
+                    self._on_event(
+                        Notice(f"{len(lost)} acknowledged instances are missing on the node; resending")
+                    )
+                with self._lock:
+                    self.stats.verified += len(found)
+        finally:
+            if slot_held:
+                self._slots.release()
 
     def _send(self, study_uid: str, batch: list[OutgoingInstance]) -> None:
         size = sum(i.size for i in batch)
@@ -119,11 +190,8 @@ class BatchSender:
         try:
             outcomes = _send_splitting(self._target, study_uid, batch)
         except (AuthenticationError, UploadError) as exc:
-            if isinstance(exc, AuthenticationError) or exc.status_code in (403, 404):
-                # Nothing else will succeed; stop sending, keep what was settled.
-                with self._lock:
-                    self.stats.fatal = self.stats.fatal or exc
-                self._stop.set()
+            if _is_fatal(exc):
+                self._stop_for(exc)
             self._state.record_attempt_error(ids, str(exc))
             self._count_failure(batch, str(exc), size)
             return
@@ -135,13 +203,46 @@ class BatchSender:
         for part, result in outcomes:
             with self._lock:
                 _settle(self._state, part, result, self.stats, self._on_event)
+                if not isinstance(result, str):
+                    stored = [i for i in part if i.sop_instance_uid in result.stored]
+                    self._acknowledged[study_uid].extend(stored)
             self._on_event(Advanced(Stage.SEND, len(part), sum(i.size for i in part)))
+
+    def _stop_for(self, exc: Exception) -> None:
+        """Nothing else will succeed (credentials, rights, biobank): stop, keep what was settled."""
+        with self._lock:
+            self.stats.fatal = self.stats.fatal or exc
+        self._stop.set()
 
     def _count_failure(self, batch: list[OutgoingInstance], error: str, size: int) -> None:
         with self._lock:
             self.stats.errors.append(error)
             self.stats.unsettled += len(batch)
         self._on_event(Advanced(Stage.SEND, len(batch), size))
+
+
+def _is_fatal(exc: Exception) -> bool:
+    """Credentials refused after a refresh, no rights (403), or no such biobank (404)."""
+    return isinstance(exc, AuthenticationError) or (
+        isinstance(exc, UploadError) and exc.status_code in (403, 404)
+    )
+
+
+def submit_planned(
+    sender: BatchSender,
+    plan: Sequence[tuple[str, list[OutgoingInstance]]],
+    *,
+    is_complete: Callable[[str], bool] = lambda _study: True,
+) -> None:
+    """Submit planned batches; close each complete study right after its last batch.
+
+    Closing early lets a study be verified while the next ones are still being sent.
+    """
+    last = {study_uid: i for i, (study_uid, _) in enumerate(plan)}
+    for i, (study_uid, batch) in enumerate(plan):
+        sender.submit(study_uid, batch)
+        if last[study_uid] == i and is_complete(study_uid):
+            sender.close_study(study_uid)
 
 
 def run_send(
@@ -161,8 +262,7 @@ def run_send(
     items = [outgoing(r) for r in rows]
     on_event(StageStarted(Stage.SEND, len(items), sum(i.size for i in items)))
     sender = BatchSender(state, target, concurrency=concurrency, on_event=on_event, before_send=before_send)
-    for study_uid, batch in plan_batches(items, max_bytes=batch_bytes):
-        sender.submit(study_uid, batch)
+    submit_planned(sender, plan_batches(items, max_bytes=batch_bytes))
     stats = sender.join()
     on_event(StageFinished(Stage.SEND))
     return stats
