@@ -58,6 +58,7 @@ _NUMBER_FORMATS = {
 _ASCII_SAFE_CODECS = frozenset(python_encoding.values())
 _META_TAGS = (0x00020002, 0x00020003, 0x00020010, 0x00020012, 0x00020013)
 _PREAMBLE = b"\0" * 128 + b"DICM"
+_LARGE = 1 << 16  # values this long are passed on, not copied into a joined piece
 _short_header = struct.Struct("<HH2sH").pack
 _long_header = struct.Struct("<HH2s2xL").pack
 _implicit_header = struct.Struct("<HHL").pack
@@ -73,15 +74,36 @@ def encode_part10(ds: pydicom.Dataset) -> bytes:
     ``ds.file_meta`` must already be rebuilt (``declare.rebuild_file_meta``). Raises what
     ``save_as`` raises for a dataset it cannot encode.
     """
+    return b"".join(encode_part10_parts(ds))
+
+
+def encode_part10_parts(ds: pydicom.Dataset) -> list[bytes]:
+    """``encode_part10`` in consecutive pieces, large values (pixel data) as they were read.
+
+    Hashing and writing the pieces in turn spares a copy of the whole file.
+    """
     try:
-        return _encode_fast(ds)
+        chunks = _encode_fast(ds)
     except _Unsupported:
         buffer = BytesIO()
         ds.save_as(buffer, enforce_file_format=True)
-        return buffer.getvalue()
+        return [buffer.getvalue()]
+    parts: list[bytes] = []
+    small: list[bytes] = []
+    for chunk in chunks:
+        if len(chunk) < _LARGE:
+            small.append(chunk)
+            continue
+        if small:
+            parts.append(b"".join(small))
+            small = []
+        parts.append(chunk)
+    if small:
+        parts.append(b"".join(small))
+    return parts
 
 
-def _encode_fast(ds: pydicom.Dataset) -> bytes:
+def _encode_fast(ds: pydicom.Dataset) -> list[bytes]:
     meta = getattr(ds, "file_meta", None)
     preamble = getattr(ds, "preamble", None)
     if meta is None or preamble not in (None, b"\0" * 128):
@@ -98,7 +120,7 @@ def _encode_fast(ds: pydicom.Dataset) -> bytes:
     chunks: list[bytes] = [_PREAMBLE, _file_meta(meta)]
     implicit = syntax == _IMPLICIT_LE
     _write_dataset(chunks, ds, implicit, "iso8859", top=True)
-    return b"".join(chunks)
+    return chunks
 
 
 def _file_meta(meta: pydicom.Dataset) -> bytes:

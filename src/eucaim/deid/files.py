@@ -20,7 +20,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 from pydicom.uid import UID
 
-from eucaim.deid.encode import encode_part10
+from eucaim.deid.encode import encode_part10_parts
 from eucaim.deid.engine import Deidentifier, DeidOutcome
 from eucaim.deid.quiet import pydicom_quiet
 from eucaim.errors import DeidentificationError, InvalidDicomError
@@ -230,10 +230,10 @@ def deidentify_file_into(
         outcome.audit["input_hash"] = deidentifier.input_hash(raw)
         del raw
         out = outcome.dataset
-        data = _encode(out)
-        result = _file_outcome(outcome, out, data)
+        parts = _encode(out)
+        result = _file_outcome(outcome, out, parts)
     dst = Path(place(result))
-    _write_atomically(dst, data)
+    _write_atomically(dst, parts)
     return result, dst
 
 
@@ -257,7 +257,10 @@ def read_for_preview(
             )
 
 
-def _file_outcome(outcome: DeidOutcome, out: pydicom.Dataset, data: bytes) -> FileOutcome:
+def _file_outcome(outcome: DeidOutcome, out: pydicom.Dataset, parts: list[bytes]) -> FileOutcome:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part)
     try:
         return FileOutcome(
             sop_instance_uid=str(out.SOPInstanceUID),
@@ -268,8 +271,8 @@ def _file_outcome(outcome: DeidOutcome, out: pydicom.Dataset, data: bytes) -> Fi
             pseudonym=outcome.pseudonym,
             original_patient_id=outcome.original_patient_id,
             day_offset=outcome.day_offset,
-            size=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
+            size=sum(len(part) for part in parts),
+            sha256=digest.hexdigest(),
             audit=outcome.audit,
         )
     except Exception as exc:  # a kept UID that does not decode: fail closed
@@ -279,8 +282,8 @@ def _file_outcome(outcome: DeidOutcome, out: pydicom.Dataset, data: bytes) -> Fi
         ) from None
 
 
-def _write_atomically(dst: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``dst`` and rename it: readers never see half a file."""
+def _write_atomically(dst: Path, parts: list[bytes]) -> None:
+    """Write ``parts`` to a temporary file beside ``dst`` and rename it: readers never see half a file."""
     tmp = dst.parent / f".deid-{os.getpid()}-{next(_temp_numbers)}.tmp"
     try:
         fd = os.open(tmp, _CREATE_FLAGS, 0o644)
@@ -289,9 +292,10 @@ def _write_atomically(dst: Path, data: bytes) -> None:
         fd = os.open(tmp, _CREATE_FLAGS, 0o644)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            for part in parts:
+                view = memoryview(part)
+                while view:
+                    view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
         os.replace(tmp, dst)
@@ -301,11 +305,11 @@ def _write_atomically(dst: Path, data: bytes) -> None:
         raise
 
 
-def _encode(ds: pydicom.Dataset) -> bytes:
-    """The Part 10 bytes of ``ds`` (file meta already rebuilt by the engine)."""
+def _encode(ds: pydicom.Dataset) -> list[bytes]:
+    """The Part 10 bytes of ``ds`` in pieces (file meta already rebuilt by the engine)."""
     try:
         with pydicom_quiet():
-            return encode_part10(ds)
+            return encode_part10_parts(ds)
     except Exception as exc:  # an element that cannot be encoded must not reach the wire half-written
         raise DeidentificationError(
             f"cannot encode the de-identified instance ({type(exc).__name__})", reason="encode_failed"
