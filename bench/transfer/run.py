@@ -3,8 +3,9 @@
 The same de-identified files (a workspace's outbox, made once per corpus size) go to each
 receiver with:
 
-- ``eucaim-ingest push`` from a workspace whose instances are already de-identified (reconcile by
-  QIDO, stream STOW-RS batches, parse every response, verify by QIDO, write reports);
+- ``eucaim-ingest push`` from a workspace whose instances are already de-identified and were never
+  offered to a node (stream STOW-RS batches, record each answer, verify each study by QIDO as soon
+  as it is answered, write reports);
 - a raw streamed STOW of the same batches (``bench.transfer.raw_stow``): the wire floor;
 - dicomweb-client's ``store_instances`` (bench/.venv-peers);
 - DCMTK's ``storescu`` over DIMSE (Orthanc only; our node speaks DICOMweb only);
@@ -55,6 +56,7 @@ from bench.transfer.servers import ORTHANC_AET, NodeServer, OrthancServer, cpu_s
 from eucaim.ingest.config import NodeConfig, load_config, save_config
 from eucaim.ingest.pipeline.deid_stage import run_deidentify
 from eucaim.ingest.pipeline.events import ignore
+from eucaim.ingest.state.db import SCHEMA_VERSION
 from eucaim.ingest.state.states import InstanceState
 from eucaim.ingest.workspace import Workspace
 
@@ -92,12 +94,16 @@ def scanned_workspace(path: Path, source: Path) -> Path:
 def deidentified_workspace(kind: str, n: int) -> tuple[Path, Path]:
     """A workspace whose instances are all de-identified into its outbox, and a manifest of them.
 
-    Made once per corpus size and reused. ``keep_outbox`` is on, so copies of it can push the same
-    outbox files again and again.
+    Made once per corpus size and state schema, and reused. ``keep_outbox`` is on, so copies of it
+    can push the same outbox files again and again. Its rows were never offered to a node, as after
+    a push killed while de-identifying: a push from it reconciles nothing (a template made under an
+    older schema would count every row as possibly sent, so it is made again).
     """
     root = WORK / f"ws-{kind}-{n}-deidentified"
     manifest = root / "manifest.json"
-    if (root / ".complete").exists():
+    marker = root / ".complete"
+    made_for = f"state schema {SCHEMA_VERSION}\n"
+    if marker.exists() and marker.read_text(encoding="utf-8") == made_for:
         return root, manifest
     scanned_workspace(root, corpus(kind, n))
     with Workspace.open(root) as ws:
@@ -112,7 +118,7 @@ def deidentified_workspace(kind: str, n: int) -> tuple[Path, Path]:
         raise RuntimeError(f"only {len(rows)} of {n} instances de-identified ({stats})")
     items = [{"path": r.out_path, "study": r.out_study_uid, "size": r.out_size} for r in rows]
     manifest.write_text(json.dumps(items), encoding="utf-8")
-    (root / ".complete").touch()
+    marker.write_text(made_for, encoding="utf-8")
     return root, manifest
 
 
