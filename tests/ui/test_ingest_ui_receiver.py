@@ -8,14 +8,19 @@ from the page goes through the running receiver, and Stop frees the port with th
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
 from playwright.sync_api import Browser, Page, expect
 
 from eucaim.ingest.config import NodeConfig
-from eucaim.ingest.web.receiver import stop_receiver
+from eucaim.ingest.web.app import create_app, new_token
+from eucaim.ingest.web.deps import UiSettings
+from eucaim.ingest.web.receiver import running_receiver, stop_receiver
 from eucaim.ingest.workspace import Workspace
 from tests.integration.pacs_cli.conftest import make_workspace, upload_study
 from tests.integration.pacs_cli.test_receive_cli import storescu, write_study
@@ -218,3 +223,36 @@ def test_pacs_receiver_and_transfer_options_pass_axe_with_results_errors_and_liv
     expect(page.locator("#window-error")).to_be_visible()
     found["transfer option errors"] = _violations(page, axe_script)
     assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_stopping_the_ui_server_stops_its_receiver_and_frees_the_port(tmp_path: Path) -> None:
+    """Ctrl-C on `eucaim-ingest ui` must not leave the receiver's port held or its last files unindexed."""
+    Workspace.create(tmp_path / "ws", NodeConfig(url="http://127.0.0.1:9", biobank="bb"), token="x").close()
+    settings = UiSettings(workspace=tmp_path / "ws", browse_root=tmp_path, token=new_token())
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        thread.join(0.02)
+    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    port = free_port()
+    try:
+        with httpx.Client(base_url=url, headers={"Origin": url}) as client:
+            client.get(f"/login?token={settings.token}")
+            started = client.post(
+                "/sources/pacs/receiver/start",
+                data={"ae_title": AET, "port": str(port), "bind": "127.0.0.1", "allow": ""},
+            )
+            assert started.status_code == 303, started.text
+        assert running_receiver(settings.workspace) is not None
+        with socket.socket() as probe:  # it listens
+            probe.connect(("127.0.0.1", port))
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert running_receiver(settings.workspace) is None
+    with socket.socket() as again:
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", port))
