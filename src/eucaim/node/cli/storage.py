@@ -135,3 +135,44 @@ def migrate(
     console.print(
         f"migration complete: stop the workers, run this once more, then set EUCAIM_NODE_STORE={to_kind}"
     )
+
+
+@store_app.command("gc")
+def gc(
+    data: DataOption = None,
+    delete: Annotated[
+        bool, typer.Option("--delete", help="Delete the orphans (default: only list them).")
+    ] = False,
+    min_age_hours: Annotated[
+        float,
+        typer.Option("--min-age-hours", help="Leave orphans younger than this (a STOW may be in flight)."),
+    ] = 24.0,
+) -> None:
+    """List objects in the configured store that no index row references; --delete removes them.
+
+    Such objects are what crashes leave (a STOW killed between its object and its row). The
+    index is checked again before each delete, and an object that got its row meanwhile is kept.
+    """
+    import time
+
+    from eucaim.node.store.factory import build_store
+    from eucaim.node.store.gc import delete_orphans, find_orphans
+
+    settings = load_settings(data)
+    store = build_store(settings)
+    with open_sessions(settings) as sessions:
+        report = find_orphans(sessions, store, now=time.time(), min_age_s=max(min_age_hours, 0.0) * 3600)
+        for obj in report.orphans:
+            console.print(f"orphan {obj.key} ({obj.size} bytes)", markup=False)
+        if delete:
+            delete_orphans(sessions, store, report, tmp_dir=settings.tmp_dir)
+    console.print(
+        f"{report.scanned} object(s) in the store, {len(report.orphans)} orphan(s) of "
+        f"{report.orphan_bytes} bytes, {report.young} younger orphan(s) left alone"
+    )
+    if delete:
+        console.print(
+            f"{report.deleted} deleted, {report.kept_for_new_rows} kept (indexed during the collection)"
+        )
+    elif report.orphans:
+        console.print("nothing deleted (dry run): run again with --delete to remove them")
