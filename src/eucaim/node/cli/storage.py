@@ -151,7 +151,8 @@ def gc(
     """List objects in the configured store that no index row references; --delete removes them.
 
     Such objects are what crashes leave (a STOW killed between its object and its row). The
-    index is checked again before each delete, and an object that got its row meanwhile is kept.
+    index is checked again before each delete, and an object that got its row meanwhile is put
+    back; run --delete at a quiet time (see the operator guide on the race that remains).
     """
     import time
 

@@ -8,8 +8,11 @@ Deleting is careful, because the index is written after the object: a STOW may b
 old orphan's instance at this very moment (its write found the same bytes already there and kept
 them). So only objects older than ``min_age_s`` are candidates, the index is checked again just
 before each delete, the bytes are kept in a temporary file across the delete, and if a row
-appeared meanwhile they are put back. Listing works on the filesystem and S3 stores; a PACS used
-as store is cleaned with the PACS's own tools.
+appeared meanwhile they are put back. That narrows the race but does not close it: a STOW whose
+write saw the object before the delete and whose row commits after the second check leaves a
+row without its object (until the instance is sent again). Closing it needs the STOW to check its
+object after committing; until then run ``--delete`` when no client is re-sending old instances.
+Listing works on the filesystem and S3 stores; a PACS used as store is cleaned with its own tools.
 """
 
 from __future__ import annotations
