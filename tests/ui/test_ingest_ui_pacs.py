@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from openpyxl import Workbook
 from playwright.sync_api import Page, expect
 
 from eucaim.ingest.config import NodeConfig, PacsSettings, load_config, save_config
@@ -84,6 +85,26 @@ def test_search_tick_and_retrieve_studies_from_the_pacs(
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("ACC1")
     expect(page.locator("#pacs")).to_contain_text("eucaim-ingest pacs find --accession ACC1 --modality CT -w")
+
+    # An Excel list of patient IDs without a header row: the select says what its column holds.
+    workbook = Workbook()
+    for pid in ("PAT1", "PAT2", "PAT9"):
+        workbook.active.append([pid])
+    workbook.save(tmp_path / "patients.xlsx")
+    page.get_by_label("Accession number", exact=True).fill("")
+    page.get_by_label("Modality", exact=True).fill("")
+    page.get_by_label("Or a list of accession numbers or patient IDs").set_input_files(
+        tmp_path / "patients.xlsx"
+    )
+    page.get_by_label("What a list without a header holds").select_option(label="Patient IDs")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#pacs-outcome")).to_have_text("2 studies found (3 queries)")
+    expect(rows).to_have_count(2)
+    expect(page.get_by_text("No study found for patient PAT9.")).to_be_visible()
+    listing = ui_server.settings.workspace / "lists" / "patients.xlsx"
+    expect(page.locator("#pacs")).to_contain_text(
+        f"eucaim-ingest pacs find --list {listing} --list-column patient_id -w"
+    )
 
 
 def test_an_unreachable_pacs_is_said_next_to_the_test_button_and_the_search_form(
