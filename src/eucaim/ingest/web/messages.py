@@ -257,6 +257,9 @@ MESSAGES.update(
 # -- PACS search and retrieve jobs, the C-STORE receiver, transfer options (sources and transfer steps)
 MESSAGES.update(
     {
+        # Replaces the first block's text: lists may also hold study UIDs (as `pacs find --list`).
+        "pacs.list_help": "CSV, TXT or XLSX, one per row; a header names the column "
+        "(AccessionNumber, PatientID or StudyInstanceUID).",
         "pacs.receiver_port": "Our receiver's port (for C-MOVE)",
         "pacs.receiver_port_help": "The port the PACS administrator registered for our AE title; "
         "empty if you retrieve with C-GET only.",
