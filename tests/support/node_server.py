@@ -109,6 +109,17 @@ class RunningNode:
         """Return the filesystem image store's folder (only tests marked ``filesystem_store`` look)."""
         return self.settings.resolved_store_dir
 
+    @property
+    def cli_env(self) -> dict[str, str]:
+        """Return what ``eucaim-node ... --data <data_dir>`` needs to reach this node's database.
+
+        Empty on SQLite (the database is in the data folder); the URL when the suite runs on
+        PostgreSQL, which a command would otherwise miss, working on an empty SQLite file instead.
+        """
+        if self.settings.is_sqlite or not self.settings.database_url:
+            return {}
+        return {"EUCAIM_NODE_DATABASE_URL": self.settings.database_url}
+
     def stored_objects(self) -> dict[str, StoredObject]:
         """Return the instance objects the store holds, by key, read from the backend itself."""
         from tests.support.node_store import stored_objects

@@ -63,18 +63,24 @@ def test_ask_in_the_tool_decide_on_the_node(tmp_path: Path, node_server: Running
     assert asked_too.exit_code == 0
 
     data = ["--data", str(node_server.data_dir)]
-    listing = runner.invoke(node_app, ["request", "list", "--status", "pending", *data])
+    listing = runner.invoke(
+        node_app, ["request", "list", "--status", "pending", *data], env=node_server.cli_env
+    )
     assert listing.exit_code == 0
     row = next(line for line in listing.stdout.splitlines() if "LUNG-01" in line)
     assert row.split() == ["1", "LUNG-01", "Lung", "CT", "alice", "pending", *row.split()[6:8], URL]
 
-    approved = runner.invoke(node_app, ["request", "approve", "1", *data])
+    approved = runner.invoke(node_app, ["request", "approve", "1", *data], env=node_server.cli_env)
     assert approved.exit_code == 0, approved.output
     assert "approved request 1: biobank LUNG-01 created, managed by alice" in approved.stdout
-    declined = runner.invoke(node_app, ["request", "decline", "2", "--reason", "use LUNG-01 for it", *data])
+    declined = runner.invoke(
+        node_app,
+        ["request", "decline", "2", "--reason", "use LUNG-01 for it", *data],
+        env=node_server.cli_env,
+    )
     assert declined.exit_code == 0 and "declined request 2 (BRAIN) of alice" in declined.stdout
 
-    again = runner.invoke(node_app, ["request", "approve", "1", *data])
+    again = runner.invoke(node_app, ["request", "approve", "1", *data], env=node_server.cli_env)
     assert isinstance(again.exception, Conflict) and "already approved" in str(again.exception)
 
     mine = runner.invoke(ingest_app, ["biobank", "requests", "-w", ws])

@@ -26,7 +26,7 @@ runner = CliRunner()
 
 
 def _cli(node: RunningNode, *args: str) -> tuple[int, str, BaseException | None]:
-    result = runner.invoke(app, [*args, "--data", str(node.data_dir)])
+    result = runner.invoke(app, [*args, "--data", str(node.data_dir)], env=node.cli_env)
     return result.exit_code, result.stdout, result.exception
 
 
