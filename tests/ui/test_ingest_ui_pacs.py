@@ -43,7 +43,20 @@ def test_search_tick_and_retrieve_studies_from_the_pacs(
     page.get_by_role("button", name="Save PACS settings").click()
     expect(page.locator("#pacs-error")).to_contain_text("port")
     page.get_by_label("PACS port").fill(str(orthanc_clean.dicom_port))
+    page.get_by_label("Our receiver's port (for C-MOVE)").fill("70000")
     page.get_by_role("button", name="Save PACS settings").click()
+    expect(page.locator("#pacs-error")).to_contain_text("receiver_port")
+    page.get_by_label("Our receiver's port (for C-MOVE)").fill(str(orthanc_clean.receiver_port))
+    page.get_by_label("Seconds to wait for the PACS").fill("12")
+    page.get_by_role("button", name="Save PACS settings").click()
+    expect(page.locator("#pacs")).to_contain_text(
+        f"eucaim-ingest pacs config --host {orthanc_clean.host} --port {orthanc_clean.dicom_port} "
+        f"--called-aet {orthanc_clean.aet} --calling-aet {orthanc_clean.receiver_aet} "
+        f"--receiver-port {orthanc_clean.receiver_port} --timeout 12 -w"
+    )
+    # The receiver form starts from these settings.
+    expect(page.get_by_label("Receiver AE title")).to_have_value(orthanc_clean.receiver_aet)
+    expect(page.get_by_label("Receiver port")).to_have_value(str(orthanc_clean.receiver_port))
     page.get_by_role("button", name="Test connection").click()
     expect(page.locator("#echo-result")).to_contain_text("The PACS answered in")
 
