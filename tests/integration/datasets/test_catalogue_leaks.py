@@ -1,4 +1,4 @@
-"""After publishing, no anonymous endpoint shows a pseudonym, a UID or a per-subject value."""
+"""After publishing, no anonymous endpoint shows a pseudonym, a UID, a per-subject value or a small count."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tests.integration.datasets.conftest import (
     post_action,
     upload,
 )
+from tests.support.disclosure_attack import pinned_cells
 from tests.support.node_server import SeededNode
 
 PSEUDONYMS = [f"EUCAIM-LEAK{n:04d}" for n in range(7)]
@@ -90,3 +91,39 @@ def test_no_anonymous_endpoint_leaks_identifiers(seeded_node: SeededNode, tmp_pa
     listed = httpx.get(f"{url}/catalogue/datasets").json()
     assert [d["id"] for d in listed] == [dataset["id"]]
     assert httpx.get(f"{url}/datasets", headers=auth(seeded_node.ingester_token)).status_code == 200
+
+
+def test_no_anonymous_endpoint_lets_a_small_count_be_subtracted_out(
+    seeded_node: SeededNode, tmp_path: Path
+) -> None:
+    """7 women and 2 men, 9 subjects in public: "<5" men alone would be 9 - 7; the 7 is hidden too."""
+    url = seeded_node.url
+    studies = [
+        StudySpec(f"EUCAIM-SUB{n:04d}", sex="F" if n < 7 else "M", age=None if n == 8 else f"{41 + n:03d}Y")
+        for n in range(9)
+    ]
+    studies[0].series = (("CT", "CHEST", "SIEMENS", 1), ("PT", "CHEST", "SIEMENS", 1))  # 10 series, 1 PET
+    upload(seeded_node, tmp_path, studies)
+    dataset = create_dataset(url, seeded_node.ingester_token, metadata=COMPLETE_METADATA)
+    assert post_action(url, seeded_node.ingester_token, dataset["id"], "release").status_code == 200
+    assert post_action(url, seeded_node.validator_token, dataset["id"], "publish").status_code == 200
+    # The holder's and the validator's views stay exact: the protection is for the public only.
+    for token in (seeded_node.ingester_token, seeded_node.validator_token):
+        exact = httpx.get(f"{url}/datasets/{dataset['id']}", headers=auth(token)).json()["aggregates"]
+        assert {r["label"]: r["subjects"] for r in exact["sex"]} == {"Female": 7, "Male": 2}
+    entry = httpx.get(f"{url}/catalogue/datasets/{dataset['id']}").json()
+    public = entry["aggregates"]
+    assert public["subjects"] == 9 and public["series"] == 10
+    assert {r["label"]: r["subjects"] for r in public["sex"]} == {"Female": ">=5", "Male": "<5"}
+    assert {r["code"]: r["series"] for r in public["modality"]} == {"CT": ">=5", "PT": "<5"}
+    assert pinned_cells(exact, public, threshold=5) == []
+    listed = httpx.get(f"{url}/catalogue/datasets").json()
+    assert [d["aggregates"] for d in listed] == [public]
+    # Beacon's counts come from the same public view: the same cells are hidden there.
+    beacon = httpx.get(f"{url}/catalogue/datasets/{dataset['id']}/beacon").json()
+    assert {t["label"]: t["count"] for t in beacon["gender"]} == {"Female": ">=5", "Male": "<5"}
+    # The public page draws the hidden cell as a hatched bar labelled ">=5", never 7.
+    page = httpx.get(f"{url}/portal/datasets/{dataset['id']}")
+    assert page.status_code == 200
+    sex_chart = page.text[page.text.index('data-chart="sex"') :].split("</figure>")[0]
+    assert "Female: &gt;=5" in sex_chart and ">7<" not in sex_chart

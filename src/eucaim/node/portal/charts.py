@@ -38,9 +38,16 @@ def bars_from_rows(rows: Sequence[Mapping[str, Any]], measure: str) -> list[Bar]
         value = row.get(measure, 0)
         if isinstance(value, str) and value.startswith("<"):
             out.append(Bar(str(row["label"]), float(value[1:]) - 1, value, suppressed=True))
+        elif isinstance(value, str) and value.startswith(">="):  # hidden to protect a small count
+            out.append(Bar(str(row["label"]), float(value[2:]), value, suppressed=True))
         else:
             out.append(Bar(str(row["label"]), float(value or 0), str(value or 0)))
     return out
+
+
+def _spoken(bar: Bar, suppressed_text: str) -> str:
+    """Return a bar's value for the description: "fewer than 5" only where that is what it means."""
+    return suppressed_text or bar.shown if bar.suppressed and bar.shown.startswith("<") else bar.shown
 
 
 def bar_chart(ident: str, title: str, bars: Sequence[Bar], *, suppressed_text: str = "") -> Markup:
@@ -49,7 +56,7 @@ def bar_chart(ident: str, title: str, bars: Sequence[Bar], *, suppressed_text: s
     top = max((b.length for b in bars), default=0.0) or 1.0
     height = max(len(bars), 1) * ROW_H + 8
     span = WIDTH - LABEL_W - VALUE_W
-    desc = "; ".join(f"{b.label}: {suppressed_text or b.shown if b.suppressed else b.shown}" for b in bars)
+    desc = "; ".join(f"{b.label}: {_spoken(b, suppressed_text)}" for b in bars)
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
         f'aria-labelledby="chart-{n}-t" aria-describedby="chart-{n}-d" xmlns="http://www.w3.org/2000/svg">',
