@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eucaim.errors import ConfigError
+from eucaim.errors import ConfigError, EucaimError
 from eucaim.ingest.pacs_intake import WorkspaceReceiver
 from eucaim.ingest.sources.receiver import Receiver
 from eucaim.ingest.workspace import Workspace
@@ -65,7 +65,10 @@ class UiReceiver:
 
     def __init__(self, workspace: Path, request: ReceiverRequest) -> None:
         self.request = request
-        self._ws = Workspace.open(workspace)
+        try:
+            self._ws = Workspace.open(workspace)
+        except EucaimError as exc:  # a damaged workspace: said next to the Start button
+            raise ReceiverInputError("start", str(exc)) from exc
         try:
             self._rx = WorkspaceReceiver(
                 self._ws.state,
