@@ -87,7 +87,7 @@ def protect_cells(
         total: the exact count of the population the cells partition (subjects, studies, series);
             it is public, as a number or ``"<5"``. When the cells overlap (a study with two
             modalities counts under both) their sum exceeds it, and the attacker is assumed to
-            know that sum exactly, which is never less than he can know.
+            know that sum exactly, which is more than the public view tells.
         hidden: indices of cells the public view never shows (the number of subjects with a
             known age, next to the unknown count); they are protected like shown ones, and the
             text returned for them is ignored by the caller.
@@ -114,9 +114,8 @@ def _any_small_exact(values: Sequence[int], shown: Sequence[Count], *, total: in
     """Return True when the attack pins a hidden count below the threshold to one value."""
     whole = sum(values)
     if whole == total:  # the cells partition the population: their sum is the public total
-        known = shown_bounds(
-            total if total >= threshold else primary_text(threshold), threshold=threshold, ceiling=total
-        )
+        public_total: Count = total if total == 0 or total >= threshold else primary_text(threshold)
+        known = shown_bounds(public_total, threshold=threshold, ceiling=total)
     else:
         known = Bounds(whole, whole)
     cells = [shown_bounds(s, threshold=threshold, ceiling=known.high) for s in shown]
