@@ -10,10 +10,12 @@ pure function of (profile, secret, input), so re-runs produce identical bytes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pydicom
 from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.tag import BaseTag
 
 from eucaim.deid.actions import DUMMY_TEXT, Action, dummy_value
 from eucaim.deid.burned_in import burned_in_risk
@@ -41,6 +43,7 @@ from eucaim.deid.pseudonym import (
     derive_uid,
 )
 from eucaim.deid.quiet import pydicom_quiet
+from eucaim.deid.raw_values import RAW_CHANGED_VRS, as_value_list, decoded_items, encoded
 from eucaim.deid.rules import EXEMPT_UID_TAGS, RuleSet
 from eucaim.errors import DeidentificationError
 
@@ -233,10 +236,47 @@ class Deidentifier:
                     del ds[key]
                     actions[name] = Action.REMOVE.value
                     run.warnings.append(f"{name}: kept attribute held an identifying value; removed")
-            else:
+            elif not self._change_raw(ds, key, raw, vr, action, name, run):
                 self._apply(ds, ds[key], action, (*path, tag), name, run)
         if private:
             self._clean_private(ds, private, path, prefix, run)
+
+    def _change_raw(
+        self,
+        ds: pydicom.Dataset,
+        key: BaseTag,
+        raw: DataElement | RawDataElement,
+        vr: str,
+        action: Action,
+        name: str,
+        run: _Run,
+    ) -> bool:
+        """Remap UIDs and shift dates on the raw bytes, exactly as ``_apply`` would on the decoded
+        value; False when the element needs ``_apply`` (see ``raw_values``)."""
+        if vr not in RAW_CHANGED_VRS or not isinstance(raw, RawDataElement):
+            return False
+        if vr == "UI" and (action is Action.UID or action is Action.DUMMY):
+            items = decoded_items(raw, vr)
+            if items is None:
+                return False
+            values = items if int(key) in EXEMPT_UID_TAGS else self._remapped(as_value_list(items))
+        elif action is Action.SHIFT and vr != "UI":
+            items = decoded_items(raw, vr)
+            if items is None:
+                return False
+            if vr == "TM":
+                values = items  # times of day stay: only the day moves
+            else:
+                shift = shift_da if vr == "DA" else shift_dt
+                moved = [shift(str(v), run.days) for v in as_value_list(items)]
+                if None in moved:
+                    run.warnings.append(f"{name}: unparseable {vr} value emptied")
+                    moved = []
+                values = [m for m in moved if m is not None]
+        else:
+            return False
+        ds._dict[key] = encoded(raw, vr, values)
+        return True
 
     def _clean_private(
         self, ds: pydicom.Dataset, tags: list[int], path: tuple[int, ...], prefix: str, run: _Run
@@ -334,11 +374,14 @@ class Deidentifier:
     def _remap_uids(self, elem: DataElement, tag: int) -> None:
         if tag in EXEMPT_UID_TAGS:
             return
+        set_values(elem, self._remapped(value_list(elem.value)))
+
+    def _remapped(self, values: Sequence[object]) -> list[str]:
         out = []
-        for value in value_list(elem.value):
+        for value in values:
             text = str(value).strip().rstrip("\x00")
             out.append(text if text.startswith(WELL_KNOWN_UID_PREFIX) else derive_uid(self._secret, text))
-        set_values(elem, out)
+        return out
 
     def _shift(self, ds: pydicom.Dataset, elem: DataElement, name: str, run: _Run) -> None:
         vr = elem.VR
