@@ -22,9 +22,10 @@ from eucaim.node.services.biobank_requests import (
 
 router = APIRouter(tags=["biobank requests"])
 
-# Ids are database integers: anything beyond a signed 64-bit value can match no request, and
-# SQLite raises OverflowError on it, so the bound turns that into a 422 instead of a 500.
-RequestId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+# Ids are INTEGER columns (32-bit on PostgreSQL): a larger id can match no request, and the
+# database refuses it (PostgreSQL: integer out of range; SQLite: OverflowError past 64 bits), so
+# the bound turns that into a 422 instead of a 500.
+RequestId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class BiobankRequestCreate(BaseModel):
