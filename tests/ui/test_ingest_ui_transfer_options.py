@@ -18,7 +18,9 @@ from eucaim.dicom.synthetic import generate_cohort
 from eucaim.ingest.config import NodeConfig
 from eucaim.ingest.scanner import scan_paths
 from eucaim.ingest.workspace import Workspace
+from tests.integration.pacs_cli.conftest import make_workspace, upload_study
 from tests.support.node_server import SeededNode
+from tests.support.orthanc import OrthancServer
 from tests.ui.conftest import RunningUi
 from tests.ui.test_ingest_ui_stepper import _instances_on_node
 
@@ -92,12 +94,25 @@ def _closed_window_now() -> str:
 
 
 def test_a_transfer_outside_its_window_waits_with_the_chosen_options_and_finishes_once_resumed(
-    page: Page, ui_server: RunningUi, seeded_node: SeededNode, tmp_path: Path, shots: Path
+    page: Page,
+    ui_server: RunningUi,
+    seeded_node: SeededNode,
+    orthanc_clean: OrthancServer,
+    tmp_path: Path,
+    shots: Path,
 ) -> None:
     cohort = generate_cohort(tmp_path / "exports", patients=1, slices=(2, 3))
     n = len(cohort.files)
-    node = NodeConfig(url=seeded_node.url, biobank=seeded_node.biobank)
-    with Workspace.create(ui_server.settings.workspace, node, token=seeded_node.ingester_token) as ws:
+    upload_study(
+        orthanc_clean, tmp_path / "pacs", patient_id="BESIDE", accession="ACCB", study_date="20240101"
+    )
+    ws_path = make_workspace(
+        ui_server.settings.workspace,
+        orthanc_clean,
+        node_url=seeded_node.url,
+        token=seeded_node.ingester_token,
+    )
+    with Workspace.open(ws_path) as ws:
         scan_paths(ws.state, [cohort.root])
     window = _closed_window_now()
     opens = window.split("-")[0]
@@ -133,6 +148,15 @@ def test_a_transfer_outside_its_window_waits_with_the_chosen_options_and_finishe
     expect(page.locator("#window-wait")).to_be_visible()
     page.screenshot(path=shots / "04-transfer-window.png", full_page=True)
     assert _instances_on_node(seeded_node) == set()
+
+    # A PACS search only reads: it runs beside the waiting transfer instead of waiting for it.
+    page.goto(ui_server.url + "/sources")
+    page.get_by_label("Patient ID", exact=True).fill("BESIDE")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#pacs-outcome")).to_have_text("1 studies found (1 queries)")
+    expect(page.locator("#pacs-table tbody tr")).to_contain_text("ACCB")
+    expect(page.locator("header")).to_contain_text("push: running")
+    page.goto(ui_server.url + "/transfer")
 
     # Pause ends the wait at once; nothing was sent.
     page.get_by_role("button", name="Pause").click()

@@ -271,6 +271,7 @@ MESSAGES.update(
         "pacs.column_accession_number": "Accession numbers",
         "pacs.column_study_uid": "Study instance UIDs",
         "pacs.find_done": "{n} studies found ({queries} queries)",
+        "pacs.find_running": "A search is still running; wait for it to end or stop it.",
         "pacs.find_stopped": "Search stopped after {done} of {total} queries.",
         "pacs.retrieve_done": "C-{method}: {complete} of {total} studies complete, "
         "{indexed} instances indexed",

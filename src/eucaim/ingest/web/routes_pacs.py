@@ -1,7 +1,8 @@
 """Step 2 from the PACS: configure it, test the connection, search (form or list), retrieve studies.
 
 Search and retrieve run as background jobs (``pacs_jobs``): the request only starts them, the
-page polls their counts and reloads when they end.
+page polls their counts and reloads when they end. A search only reads the PACS, so it runs beside
+a transfer or an index (a side job); a retrieve writes the workspace and waits its turn.
 """
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ router = APIRouter(prefix="/sources/pacs")
 router.include_router(receiver_router)
 
 
+def latest_pacs_job(settings: UiSettings) -> PacsJob | None:
+    """The search or retrieve started last (a search may run beside other jobs)."""
+    jobs = [
+        j
+        for j in (settings.jobs.last.get("find"), settings.jobs.last.get("retrieve"))
+        if isinstance(j, PacsJob)
+    ]
+    return max(jobs, key=lambda j: j.started, default=None)
+
+
 def pacs_context(settings: UiSettings) -> dict[str, Any]:
     """What the sources page shows about the PACS: its settings, the last search, the commands."""
     pacs = None
@@ -35,8 +46,7 @@ def pacs_context(settings: UiSettings) -> dict[str, Any]:
     if has_workspace(settings):
         with open_workspace(settings) as ws:
             pacs = ws.config.pacs
-    job = settings.jobs.current
-    pacs_job = job if isinstance(job, PacsJob) else None
+    pacs_job = latest_pacs_job(settings)
     rx = running_receiver(settings.workspace)
     return {
         "pacs": pacs,
@@ -169,8 +179,8 @@ async def pacs_find(request: Request, accession_list: UploadFile | None = None) 
             settings.pacs_found, settings.pacs_unmatched = outcome.studies, outcome.unmatched
         return line
 
-    if not settings.jobs.start(job, work):
-        return _back(request, find_error="app.busy")
+    if not settings.jobs.start(job, work, exclusive=False):
+        return _back(request, find_error="pacs.find_running")
     settings.pacs_search = search
     settings.pacs_found, settings.pacs_unmatched = [], []
     return RedirectResponse("/sources#pacs-search", status_code=303)
@@ -218,8 +228,8 @@ def _retrieve_command(settings: UiSettings, chosen: list[Any], method: RetrieveM
 @router.post("/stop", response_class=HTMLResponse)
 def pacs_stop(request: Request) -> Response:
     """Stop the search or retrieve before its next query or study (the engine has no C-CANCEL)."""
-    job = settings_of(request).jobs.current
-    if isinstance(job, PacsJob) and job.status is JobStatus.RUNNING:
+    job = latest_pacs_job(settings_of(request))
+    if job is not None and job.status is JobStatus.RUNNING:
         job.pause_requested = True
     return RedirectResponse("/sources#pacs-progress", status_code=303)
 
@@ -227,4 +237,4 @@ def pacs_stop(request: Request) -> Response:
 @router.get("/progress")
 def pacs_progress(request: Request) -> JSONResponse:
     """Polled by the sources page every second while a search or retrieve runs."""
-    return JSONResponse(progress(settings_of(request).jobs.current))
+    return JSONResponse(progress(latest_pacs_job(settings_of(request))))

@@ -117,7 +117,9 @@
         set("pacs-instances", job.expected ? fill(p.instancesOf, { n: job.instances, expected: job.expected })
           : fill(p.instances, { n: job.instances }));
         set("pacs-rate", fill(p.rate, { rate: job.rate }));
-        return job.status !== "running";
+        // A search beside a transfer has no header badge to reload the page: reload here.
+        if (job.status !== "running") { window.location.reload(); return true; }
+        return false;
       });
     }
     var rx = document.querySelector("[data-poll-receiver]");
