@@ -22,7 +22,8 @@ ENGLISH: dict[str, str] = {
     "nav.main": "Main",
     "footer.api": "API description (OpenAPI)",
     "footer.note": "Only aggregated metadata is public. "
-    "Counts below {threshold} are shown as \u201c<{threshold}\u201d.",
+    "Counts below {threshold} are shown as \u201c<{threshold}\u201d, and some larger ones as "
+    "\u201c>={threshold}\u201d so that a small count cannot be worked out from the others.",
     # catalogue
     "catalogue.title": "Public catalogue",
     "catalogue.intro": "Published datasets of this node. Every figure is an aggregate; no subject, "
