@@ -282,4 +282,20 @@ def test_a_store_migration_whose_worker_is_killed_resumes_where_it_stopped(
     assert again.returncode == 0, again.stderr
     assert f"{state['copied']} object(s) copied" in again.stdout and "0 failed" in again.stdout
     assert "migration complete" in again.stdout
+    # --restart forgets the progress: every object is verified in the target, none written again.
+    restarted = run_node(
+        "store",
+        "migrate",
+        "--from",
+        "fs",
+        "--to",
+        "s3",
+        "--restart",
+        "--data",
+        str(tmp_path / "cli"),
+        env=env,
+    )
+    assert restarted.returncode == 0, restarted.stderr
+    assert f"0 object(s) copied (0 bytes), {COUNT} already in s3, 0 failed" in restarted.stdout
+    assert _bucket(seaweedfs, s3_bucket) == indexed
     assert s3["EUCAIM_NODE_S3_SECRET_ACCESS_KEY"] not in again.stdout + again.stderr + shown.stdout

@@ -87,19 +87,19 @@ def migrate(
         if settings.is_sqlite:
             upgrade_database(context.engine)
         job = request_migration(
-            context.sessions,
+            context,
             source=from_kind,
             target=to_kind,
             requested_by="eucaim-node store migrate",
-            data_dir=settings.data_dir,
             now=datetime.now(UTC),
+            restart=restart,
         )
         if queue:
             from eucaim.node.jobs.queue import QueueJobRunner
 
             runner = QueueJobRunner(context)
             try:
-                runner.submit_job(job, restart=restart)
+                runner.submit_job(job)
             finally:
                 runner.close()
             console.print(f"migration job {job.id} queued: follow it with `eucaim-node job show {job.id}`")
@@ -108,14 +108,14 @@ def migrate(
         started = time.monotonic()
         columns = (TextColumn("migrating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=err_console, transient=True) as progress:
-            done = 0 if restart else int(job.state.get("copied", 0)) + int(job.state.get("present", 0))
+            done = int(job.state.get("copied", 0)) + int(job.state.get("present", 0))
             task = progress.add_task("objects", total=total, completed=done)
 
             def advance(event: ObjectCopied) -> None:
                 if event.outcome != "failed":
                     progress.advance(task)
 
-            ended = run_node_job(context, job.id, restart=restart, on_object=advance)
+            ended = run_node_job(context, job.id, on_object=advance)
     finally:
         context.engine.dispose()
     state = ended.state

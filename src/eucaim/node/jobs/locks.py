@@ -17,7 +17,16 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
+from eucaim.node.jobs.models import JobKind
+
 logger = logging.getLogger(__name__)
+
+
+def lock_key(kind: JobKind, subject: str) -> str:
+    """Return the lock of a job: a dataset's jobs (creation too, on the queue) share one."""
+    if kind is JobKind.AGGREGATE:
+        return f"dataset:{subject}"
+    return f"{kind.value}:{subject}"
 
 
 def _lock_number(key: str) -> int:

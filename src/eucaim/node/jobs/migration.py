@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from eucaim.node.context import NodeContext
 from eucaim.node.db import session_scope
+from eucaim.node.jobs.locks import job_lock, lock_key
 from eucaim.node.jobs.models import JobKind, JobStatus
-from eucaim.node.jobs.records import JobRecord, end_job, latest_job, request_job, save_progress
+from eucaim.node.jobs.records import JobRecord, end_job, get_job, latest_job, request_job, save_progress
 from eucaim.node.settings import Settings
 from eucaim.node.store.factory import build_store, store_kind
 from eucaim.node.store.migrate import (
@@ -36,20 +37,32 @@ def migration_subject(source: str, target: str) -> str:
 
 
 def request_migration(
-    sessions: sessionmaker[Session],
+    context: NodeContext,
     *,
     source: str,
     target: str,
     requested_by: str,
-    data_dir: Path,
     now: datetime,
+    restart: bool = False,
 ) -> JobRecord:
     """Return the open migration job of this pair of stores, or a new one that resumes the last.
 
     A new job starts from the previous job's state; the very first one takes over the state file
-    that versions before the queue kept in the data folder, if there is one.
+    that versions before the queue kept in the data folder, if there is one. ``restart`` forgets
+    the progress instead (every object is then verified in the target again); it waits for a
+    runner busy with the job, so the reset is never overwritten by it.
     """
+    sessions, data_dir = context.sessions, context.settings.data_dir
     subject = migration_subject(source, target)
+    if restart:
+        key = lock_key(JobKind.STORE_MIGRATION, subject)
+        with job_lock(context.engine, key, lock_dir=data_dir / "locks"):
+            job = request_migration(context, source=source, target=target, requested_by=requested_by, now=now)
+            fresh = MigrationState(source=source, target=target).to_dict()
+            save_progress(
+                sessions, job.id, progress=0.0, message="progress forgotten: verifying all", state=fresh
+            )
+            return get_job(sessions, job.id)
     previous = latest_job(sessions, kind=JobKind.STORE_MIGRATION, subject=subject)
     if previous is not None:
         start = MigrationState.from_dict(previous.state, source=source, target=target)
@@ -75,19 +88,11 @@ def run_migration(
     job: JobRecord,
     *,
     clock: Callable[[], datetime],
-    restart: bool = False,
     on_object: Callable[[ObjectCopied], None] = lambda _: None,
 ) -> MigrationSummary:
-    """Copy what the job has not copied yet and end it: finished when complete, else error.
-
-    ``restart`` forgets the saved progress (every object is then verified in the target again).
-    """
+    """Copy what the job has not copied yet and end it: finished when complete, else error."""
     source, _, target = job.subject.partition("-to-")
-    state = (
-        MigrationState(source=source, target=target)
-        if restart
-        else MigrationState.from_dict(job.state, source=source, target=target)
-    )
+    state = MigrationState.from_dict(job.state, source=source, target=target)
     total = max(count_objects(sessions), 1)
 
     def save(current: MigrationState) -> None:

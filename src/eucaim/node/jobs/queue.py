@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from eucaim.node.context import NodeContext
 from eucaim.node.db import session_scope
+from eucaim.node.jobs.locks import lock_key
 from eucaim.node.jobs.records import JobRecord
-from eucaim.node.jobs.run import lock_key, run_node_job
+from eucaim.node.jobs.run import run_node_job
 from eucaim.node.jobs.schema import QUEUE_SCHEMA, SEARCH_PATH_OPTION, conninfo, ensure_queue_schema
 from eucaim.node.models_datasets import DatasetJob
 from eucaim.node.services.dataset_jobs import run_creation_job
@@ -89,8 +90,8 @@ def build_queue_app(context: NodeContext, *, for_worker: bool) -> procrastinate.
         run_creation_job(sessions, dataset_id)
 
     @app.task(name=RUN_JOB_TASK, queue=QUEUE)
-    def run_job(job_id: str, restart: bool = False) -> None:
-        run_node_job(context, job_id, restart=restart)
+    def run_job(job_id: str) -> None:
+        run_node_job(context, job_id)
 
     return app
 
@@ -119,14 +120,14 @@ class QueueJobRunner:
         except AlreadyEnqueued:
             logger.info("dataset %s: creation job already queued", dataset_id)
 
-    def submit_job(self, job: JobRecord, *, restart: bool = False) -> None:
+    def submit_job(self, job: JobRecord) -> None:
         """Queue a node job; one of this job already waiting makes this a no-op."""
         self._open()
         task = self._app.configure_task(
             RUN_JOB_TASK, lock=lock_key(job.kind, job.subject), queueing_lock=f"job:{job.id}"
         )
         try:
-            task.defer(job_id=job.id, restart=restart)
+            task.defer(job_id=job.id)
         except AlreadyEnqueued:
             logger.info("job %s already queued", job.id)
 

@@ -18,20 +18,13 @@ from eucaim.errors import EucaimError
 from eucaim.node.context import NodeContext
 from eucaim.node.db import session_scope
 from eucaim.node.jobs.aggregation import run_aggregation
-from eucaim.node.jobs.locks import job_lock
+from eucaim.node.jobs.locks import job_lock, lock_key
 from eucaim.node.jobs.migration import run_migration
 from eucaim.node.jobs.models import JobKind, JobStatus
 from eucaim.node.jobs.records import JobRecord, claim_job, end_job, get_job
 from eucaim.node.store.migrate import ObjectCopied
 
 logger = logging.getLogger(__name__)
-
-
-def lock_key(kind: JobKind, subject: str) -> str:
-    """Return the lock of a job: a dataset's jobs (creation too, on the queue) share one."""
-    if kind is JobKind.AGGREGATE:
-        return f"dataset:{subject}"
-    return f"{kind.value}:{subject}"
 
 
 def _now() -> datetime:
@@ -42,13 +35,12 @@ def run_node_job(
     context: NodeContext,
     job_id: str,
     *,
-    restart: bool = False,
     on_object: Callable[[ObjectCopied], None] = lambda _: None,
     clock: Callable[[], datetime] = _now,
 ) -> JobRecord:
     """Run the job if it is not done yet (waiting for a runner already on it); return how it ended.
 
-    ``restart`` and ``on_object`` concern store migrations: forget saved progress, follow each object.
+    ``on_object`` follows each object of a store migration (a progress bar).
     """
     sessions = context.sessions
     job = get_job(sessions, job_id)
@@ -65,9 +57,7 @@ def run_node_job(
             if claimed.kind is JobKind.AGGREGATE:
                 run_aggregation(sessions, claimed, clock=clock)
             else:
-                run_migration(
-                    sessions, context.settings, claimed, clock=clock, restart=restart, on_object=on_object
-                )
+                run_migration(sessions, context.settings, claimed, clock=clock, on_object=on_object)
         except EucaimError as exc:
             _fail(sessions, job_id, str(exc), clock())
             logger.warning("job %s (%s) failed: %s", job_id, claimed.kind.value, type(exc).__name__)

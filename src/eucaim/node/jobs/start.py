@@ -19,7 +19,7 @@ REQUEST_WAIT_S = 30.0
 class QueuedJobs(Protocol):
     """What defers a node job to the queue (:class:`eucaim.node.jobs.queue.QueueJobRunner`)."""
 
-    def submit_job(self, job: JobRecord, *, restart: bool = False) -> None:
+    def submit_job(self, job: JobRecord) -> None:
         """Queue ``job``."""
 
 

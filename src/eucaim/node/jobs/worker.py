@@ -47,6 +47,9 @@ async def _requeue_forever(app: procrastinate.App, stalled_after_s: float) -> No
 
 # After the database went away, wait this long before working the queue again.
 RESTART_DELAY_S = 5.0
+# Jobs one process runs at once (each in a thread): a migration of hours leaves a slot for the
+# dataset jobs that data holders wait on.
+JOB_SLOTS = 2
 
 
 async def work_queue(context: NodeContext) -> None:
@@ -72,7 +75,7 @@ async def _work_queue_once(context: NodeContext) -> None:
         try:
             await app.run_worker_async(
                 queues=[QUEUE],
-                concurrency=1,
+                concurrency=JOB_SLOTS,
                 install_signal_handlers=False,
                 update_heartbeat_interval=stalled_after / 3,
                 stalled_worker_timeout=stalled_after,
