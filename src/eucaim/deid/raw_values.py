@@ -57,4 +57,7 @@ def encoded(raw: RawDataElement, vr: str, values: list[str]) -> RawDataElement:
     data = "\\".join(values).encode("ascii")
     if len(data) % 2:
         data += _PAD[vr]
-    return raw._replace(VR=vr, length=len(data), value=data)
+    # Not raw._replace(): namedtuple's _replace costs more than the rest of this function.
+    return RawDataElement(
+        raw.tag, vr, len(data), data, raw.value_tell, raw.is_implicit_VR, raw.is_little_endian
+    )
