@@ -1,1 +1,1 @@
-"""Long node jobs: a durable queue in PostgreSQL (procrastinate), or threads on embedded SQLite."""
+"""Long node jobs (creation, aggregation, store migration): a PostgreSQL queue, or in process on SQLite."""
