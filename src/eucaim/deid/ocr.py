@@ -8,6 +8,13 @@ Each image is read twice: as it is, and reduced to its bright pixels. Overlay te
 full intensity, and on a speckled ultrasound background Tesseract misses whole words in the first
 reading that it finds in the second; dark text on a light page is found by the first. The union
 of both is blacked out: a missed word leaks, an extra box only hides a little of the image.
+
+A word is kept when Tesseract is at least somewhat sure of it, or when it reads two or more
+letters or digits however unsure: over ultrasound speckle a name comes back as ``SMITHANNA`` with
+confidence 15, and a toolbar's "Sector" as ``Sent`` with 16, while speckle read as text comes back
+as single marks (``*``, ``.``, ``7``).
+
+Which frames of a clip are read is decided in ``text_frames.py``.
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ from eucaim.deid.pixels import Box
 from eucaim.errors import DeidentificationError
 
 TESSERACT = "tesseract"
-_MIN_CONFIDENCE = 30.0  # Tesseract's 0-100 word confidence; low-confidence noise is not text
+_MIN_CONFIDENCE = 30.0  # Tesseract's 0-100 word confidence; low-confidence noise is not text...
+_MIN_WORD = 2  # ...unless it reads as this many letters or digits: then it is kept whatever its confidence
 _BRIGHT = 128  # second reading: pixels at least half as bright as the brightest become text
 _UPSCALE_BELOW = 400  # small images are enlarged: Tesseract reads glyphs of 20+ pixels best
 
@@ -68,8 +76,13 @@ def _read_words(image: np.ndarray) -> list[Box]:
         fields = line.split("\t")
         if len(fields) < 12 or fields[0] != "5" or not fields[11].strip():
             continue
-        if float(fields[10]) < _MIN_CONFIDENCE:
+        if float(fields[10]) < _MIN_CONFIDENCE and not _is_word(fields[11]):
             continue
         x, y, w, h = (int(v) // scale for v in fields[6:10])
         boxes.append(Box(x, y, max(w, 1), max(h, 1)))
     return boxes
+
+
+def _is_word(text: str) -> bool:
+    """Whether Tesseract's reading has at least ``_MIN_WORD`` letters or digits."""
+    return sum(character.isalnum() for character in text) >= _MIN_WORD

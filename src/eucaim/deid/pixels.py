@@ -7,7 +7,7 @@ trip. Compressed data is decoded to native first and written back as ``pixel_cod
 decides (same syntax when lossless and re-encodable, else uncompressed). Encodings this cannot
 handle (native YBR 4:2:2, 1-bit, syntaxes without a decoder) fail closed with
 ``pixel_encoding_unsupported``. Boxes come from the device region table
-(``data/pixel_regions.toml``) and from OCR (``ocr.py``).
+(``data/pixel_regions.toml``) and from OCR (``ocr.py``) of the frames ``text_frames.py`` chooses.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from eucaim.deid.pixel_codecs import (
     restore_received,
     unsupported,
 )
+from eucaim.deid.text_frames import grey, read_clip
 from eucaim.errors import DeidentificationError
 
 NATIVE_SYNTAXES = frozenset(
@@ -131,17 +132,19 @@ def pixel_view(ds: pydicom.Dataset) -> np.ndarray:
 
 def luminance(view: np.ndarray, frame: int, photometric: str) -> np.ndarray:
     """One frame as 8-bit grey (text bright or dark, as displayed) for OCR."""
-    image = view[frame].astype(np.float64)
-    grey = image[..., 0] if photometric != "RGB" else image @ np.array([0.299, 0.587, 0.114])
-    low, high = float(grey.min()), float(grey.max())
-    scaled = np.zeros_like(grey) if high <= low else (grey - low) * (255.0 / (high - low))
+    levels = grey(view, frame, photometric)
+    low, high = float(levels.min()), float(levels.max())
+    scaled = np.zeros_like(levels) if high <= low else (levels - low) * (255.0 / (high - low))
     if photometric == "MONOCHROME1":
         scaled = 255.0 - scaled
     out: np.ndarray = scaled.astype(np.uint8)
     return out
 
 
-def redact(ds: pydicom.Dataset, boxes: Sequence[Box], *, pad: int = 2) -> int:
+REDACT_PAD = 2  # pixels beyond each box that are blacked out too
+
+
+def redact(ds: pydicom.Dataset, boxes: Sequence[Box], *, pad: int = REDACT_PAD) -> int:
     """Black out ``boxes`` (grown by ``pad``) in every frame; returns how many boxes were applied.
 
     Black is the lowest stored value for MONOCHROME2/RGB/YBR and the highest for MONOCHROME1.
@@ -185,15 +188,17 @@ def _native_order(view: np.ndarray, ds: pydicom.Dataset) -> np.ndarray:
 def clean_burned_in(
     ds: pydicom.Dataset, risk: str, regions: Iterable[Region], text_finder: TextFinder | None
 ) -> str:
-    """Black out the device's known regions and any text ``text_finder`` reads (first, middle
-    and last frame); set BurnedInAnnotation to NO; return a warning line for the audit.
+    """Black out the device's known regions and any text ``text_finder`` reads in the frames
+    ``text_frames.read_clip`` chooses; set BurnedInAnnotation to NO; return a warning line for
+    the audit (boxes, and how many frames OCR read).
 
     Compressed pixel data is decoded first; if anything was blacked out it is written back as
     ``pixel_codecs`` decides, otherwise it is kept exactly as received.
 
     Raises:
-        DeidentificationError: neither OCR nor a region is available (``burned_in_risk``), or
-            the encoding cannot be cleaned (``pixel_encoding_unsupported``).
+        DeidentificationError: neither OCR nor a region is available (``burned_in_risk``), the
+            encoding cannot be cleaned (``pixel_encoding_unsupported``), or possible text changes
+            in more frames than OCR reads (``burned_in_text_unverifiable``).
     """
     boxes = region_boxes(ds, regions)
     if text_finder is None and not boxes:
@@ -208,13 +213,22 @@ def clean_burned_in(
             raise unsupported("no PixelData to clean")
         transcode = decode_for_cleaning(ds, syntax)  # fails closed on what it cannot decode
     view = pixel_view(ds)  # fails closed on native encodings that cannot be cleaned
+    ocr = "no OCR, device regions only"
     if text_finder is not None:
         photometric = str(ds.get("PhotometricInterpretation", "")).strip()
-        for frame in sorted({0, view.shape[0] // 2, view.shape[0] - 1}):
-            boxes.extend(text_finder(luminance(view, frame, photometric)))
+        finder = text_finder
+        reading = read_clip(
+            view,
+            photometric,
+            lambda frame: finder(luminance(view, frame, photometric)),
+            known=boxes,
+            pad=REDACT_PAD,
+        )
+        boxes.extend(reading.boxes)
+        ocr = reading.note()
     applied = redact(ds, list(dict.fromkeys(boxes)))  # the same box found in several frames counts once
     ds.BurnedInAnnotation = "NO"
-    line = f"pixel data cleaned: {applied} box(es) blacked out ({risk})"
+    line = f"pixel data cleaned: {applied} box(es) blacked out ({risk}); {ocr}"
     if transcode is None:
         return line
     if applied == 0:
