@@ -4,7 +4,9 @@ These are the use cases behind ``eucaim-ingest pacs …`` and ``eucaim-ingest re
 UI later): the CLI parses and renders, this module decides and acts. Every file that arrives is
 indexed into the state DB at once, from pynetdicom's threads (``StateDB`` is thread-safe), so a
 retrieve that stops halfway leaves an index that matches the disk. Studies are retrieved one after
-another; a study that fails is recorded and the others continue.
+another; a study that fails is recorded and the others continue. A stop (``should_stop``) cancels
+the running C-GET/C-MOVE with a DIMSE C-CANCEL: what arrived stays indexed, the study is reported
+``cancelled`` and no other study starts; the same retrieve run again fetches the rest.
 
 Patient IDs and accession numbers are shown to the user (it is the hospital's own PACS, seen on
 site) but never logged.
@@ -24,7 +26,7 @@ from pathlib import Path
 from eucaim.errors import ConfigError, TransientError
 from eucaim.ingest.config import PacsSettings, WorkspaceConfig
 from eucaim.ingest.scanner import scan_paths
-from eucaim.ingest.sources.pacs import PacsClient, PacsConfig, PacsError
+from eucaim.ingest.sources.pacs import PacsClient, PacsConfig, PacsError, StopCheck
 from eucaim.ingest.sources.query import StudyMatch, StudyQuery
 from eucaim.ingest.sources.querylist import QueryColumn, parse_date, read_query_list
 from eucaim.ingest.sources.receiver import Receiver
@@ -230,6 +232,8 @@ class StudyOutcome:
 
     ``received`` counts instances written by this run; ``present`` those in the workspace folder
     afterwards (a resumed study counts what earlier runs fetched). ``error`` says what went wrong.
+    ``cancelled``: the user stopped it partway (neither failed nor complete); ``aborted``: the
+    PACS ignored the C-CANCEL, so the association was aborted.
     """
 
     study_uid: str
@@ -239,11 +243,26 @@ class StudyOutcome:
     present: int
     error: str | None = None
     missing: tuple[str, ...] = ()
+    cancelled: bool = False
+    aborted: bool = False
 
     @property
     def is_complete(self) -> bool:
         """Whether every instance of the study is in the workspace."""
-        return self.error is None and not self.missing
+        return self.error is None and not self.missing and not self.cancelled
+
+    @property
+    def reason(self) -> str:
+        """Why the study is not complete, in words for the user ("" when it is)."""
+        if self.cancelled:
+            of = "" if self.expected is None else f" of {self.expected}"
+            why = f"cancelled: {self.present}{of} instances are in the workspace"
+            if self.aborted:
+                why += " (the PACS ignored C-CANCEL: the connection was aborted)"
+            return why
+        if self.error:
+            return self.error
+        return f"{len(self.missing)} instances missing" if self.missing else ""
 
 
 @dataclass
@@ -255,6 +274,8 @@ class RetrieveReport:
     unmatched: list[StudyQuery] = field(default_factory=list)
     indexed: int = 0
     problems: int = 0
+    stopped: bool = False  # the user stopped the run
+    not_started: list[str] = field(default_factory=list)  # study UIDs a stop left untouched
 
     @property
     def incomplete(self) -> list[StudyOutcome]:
@@ -262,9 +283,14 @@ class RetrieveReport:
         return [outcome for outcome in self.studies if not outcome.is_complete]
 
     @property
+    def cancelled(self) -> list[StudyOutcome]:
+        """The studies a stop cut short."""
+        return [outcome for outcome in self.studies if outcome.cancelled]
+
+    @property
     def is_complete(self) -> bool:
         """Whether every study was retrieved whole and every query found something."""
-        return not self.incomplete and not self.unmatched
+        return not self.incomplete and not self.unmatched and not self.not_started
 
     @property
     def received(self) -> int:
@@ -283,6 +309,7 @@ def retrieve_studies(
     receiver_bind: str = "0.0.0.0",
     receiver: Receiver | None = None,
     on_event: OnEvent | None = None,
+    should_stop: StopCheck | None = None,
 ) -> RetrieveReport:
     """Retrieve ``studies`` one after another into ``incoming/<StudyInstanceUID>/``, indexing each file.
 
@@ -291,6 +318,10 @@ def retrieve_studies(
     destination. ``receiver``, when given, is one already listening (the web UI's): C-MOVE sends
     to it instead (its AE title is the move destination) and it keeps listening afterwards.
     A study the PACS fails is recorded in the report; the run continues.
+    ``should_stop()`` is asked before each study and between the PACS's responses (from a watcher
+    thread too); once true, the running C-GET/C-MOVE gets a C-CANCEL (the association is aborted
+    if the PACS ignores it for ``cancel_grace`` seconds), that study is reported ``cancelled``,
+    the studies after it land in ``not_started``, and the report says ``stopped``.
     Raises ConfigError when C-MOVE has no receiver port or the port cannot be bound.
     """
     if method is RetrieveMethod.MOVE and receiver_port is None and receiver is None:
@@ -314,19 +345,27 @@ def retrieve_studies(
             receiver = Receiver(aet, receiver_port, incoming, indexer, bind_address=receiver_bind)
             stack.enter_context(receiver)
         for index, study in enumerate(studies, start=1):
+            if should_stop is not None and should_stop():
+                report.stopped = True
+                report.not_started = [s.study_uid for s in studies[index - 1 :]]
+                break
             if on_event is not None:
                 on_event(StudyStarted(index, len(studies), study.study_uid, study.instance_count))
-            outcome = _retrieve_one(client, study, incoming / study.study_uid, indexer, receiver)
+            outcome = _retrieve_one(client, study, incoming / study.study_uid, indexer, receiver, should_stop)
             report.studies.append(outcome)
             logger.info(
                 "retrieve of study %d/%d: %s, %d received",
                 index,
                 len(studies),
-                "complete" if outcome.is_complete else "incomplete",
+                "complete" if outcome.is_complete else "cancelled" if outcome.cancelled else "incomplete",
                 outcome.received,
             )
             if on_event is not None:
                 on_event(StudyFinished(outcome))
+            if outcome.cancelled:
+                report.stopped = True
+                report.not_started = [s.study_uid for s in studies[index:]]
+                break
     report.indexed, report.problems = indexer.indexed, indexer.problems
     return report
 
@@ -351,12 +390,13 @@ def _retrieve_one(
     folder: Path,
     indexer: WorkspaceIndexer,
     receiver: Receiver | None,
+    should_stop: StopCheck | None,
 ) -> StudyOutcome:
     try:
         if receiver is None:
-            outcome = _get_study(client, study, folder, indexer)
+            outcome = _get_study(client, study, folder, indexer, should_stop)
         else:
-            outcome = _move_study(client, study, folder, receiver)
+            outcome = _move_study(client, study, folder, receiver, should_stop)
     except (PacsError, TransientError) as exc:
         outcome = StudyOutcome(
             study.study_uid, folder, study.instance_count, 0, _count_files(folder), error=str(exc)
@@ -367,9 +407,13 @@ def _retrieve_one(
 
 
 def _get_study(
-    client: PacsClient, study: StudyMatch, folder: Path, indexer: WorkspaceIndexer
+    client: PacsClient,
+    study: StudyMatch,
+    folder: Path,
+    indexer: WorkspaceIndexer,
+    should_stop: StopCheck | None,
 ) -> StudyOutcome:
-    result = get_missing(client, study.study_uid, folder, indexer)
+    result = get_missing(client, study.study_uid, folder, indexer, should_stop=should_stop)
     error = None
     if result.expected == 0:
         error = "the PACS lists no instances for this study (deleted since the search?)"
@@ -381,14 +425,18 @@ def _get_study(
         result.expected - len(result.missing),
         error=error,
         missing=result.missing,
+        cancelled=result.cancelled,
+        aborted=result.aborted,
     )
 
 
-def _move_study(client: PacsClient, study: StudyMatch, folder: Path, receiver: Receiver) -> StudyOutcome:
+def _move_study(
+    client: PacsClient, study: StudyMatch, folder: Path, receiver: Receiver, should_stop: StopCheck | None
+) -> StudyOutcome:
     present = _count_files(folder)
     if study.instance_count and present >= study.instance_count:
-        # C-MOVE cannot ask for only what is missing; a study already whole from an earlier run
-        # is not moved again (rewriting its files would send them through de-identification again).
+        # A study already whole from an earlier run is not moved again (rewriting its files would
+        # send them through de-identification again).
         return StudyOutcome(study.study_uid, folder, study.instance_count, 0, present)
     folder.mkdir(parents=True, exist_ok=True)
     remove_partial_files(folder)
@@ -396,9 +444,25 @@ def _move_study(client: PacsClient, study: StudyMatch, folder: Path, receiver: R
     # of this study can arrive after the destination moves on to the next one.
     receiver.writer.dest_dir = folder
     before = receiver.stored
-    result = client.move_study(study.study_uid, receiver.ae_title)
+    if present:
+        # Part of the study came earlier (a stop, a broken run): move only what is missing.
+        resumed = get_missing(
+            client, study.study_uid, folder, should_stop=should_stop, move_to=receiver.ae_title
+        )
+        return StudyOutcome(
+            study.study_uid, folder, resumed.expected, receiver.stored - before,
+            resumed.expected - len(resumed.missing), missing=resumed.missing,
+            cancelled=resumed.cancelled, aborted=resumed.aborted,
+        )  # fmt: skip
+    result = client.move_study(study.study_uid, receiver.ae_title, should_stop=should_stop)
     received = receiver.stored - before
     error = None
+    if result.cancelled:
+        expected = study.instance_count or None
+        return StudyOutcome(
+            study.study_uid, folder, expected, received, _count_files(folder), cancelled=True,
+            aborted=result.aborted,
+        )  # fmt: skip
     if not result.is_complete:
         error = f"the PACS reported {result.failed} failed and {result.warning} warning sub-operations"
     elif result.completed == 0 and received == 0:

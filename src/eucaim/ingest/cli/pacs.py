@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -259,6 +264,22 @@ class RetrieveProgress:
         self.instances: TaskID = self.progress.add_task("instances", total=expected_instances, rate="")
         self._started = time.monotonic()
         self._received = 0
+        self.stop_signals: list[int] = []
+        self._said_stopping = False
+        self._lock = threading.Lock()
+
+    def stopping(self, stop: threading.Event) -> bool:
+        """The retrieve's ``should_stop``: says once that the PACS is being told to stop."""
+        if not stop.is_set():
+            return False
+        with self._lock:
+            first, self._said_stopping = not self._said_stopping, True
+        if first:
+            self.progress.console.print(
+                "[yellow]stopping:[/] cancelling the retrieve on the PACS (C-CANCEL); what arrived "
+                "is kept. Ctrl-C again quits at once."
+            )
+        return True
 
     def handle(self, event: IntakeEvent) -> None:
         from eucaim.ingest.pacs_intake import InstanceArrived, StudyFinished
@@ -285,8 +306,9 @@ def print_report(report: RetrieveReport) -> None:
     from eucaim.ingest.pacs_intake import FindResult
 
     complete = len(report.studies) - len(report.incomplete)
+    total = len(report.studies) + len(report.not_started)
     console.print(
-        f"retrieved by C-{report.method.value.upper()}: {complete} of {len(report.studies)} studies "
+        f"retrieved by C-{report.method.value.upper()}: {complete} of {total} studies "
         f"complete, {report.received} instances received, {report.indexed} indexed"
         + (f", [red]{report.problems} not usable DICOM[/]" if report.problems else "")
     )
@@ -297,10 +319,44 @@ def print_report(report: RetrieveReport) -> None:
         table.add_column("reason", overflow="fold")
         for outcome in report.incomplete:
             expected = "?" if outcome.expected is None else str(outcome.expected)
-            reason = outcome.error or f"{len(outcome.missing)} instances missing"
-            table.add_row(outcome.study_uid, f"{outcome.present}/{expected}", reason)
+            table.add_row(outcome.study_uid, f"{outcome.present}/{expected}", outcome.reason)
         console.print(table)
+    if report.stopped:
+        console.print(
+            f"[yellow]stopped:[/] {len(report.cancelled)} study cancelled on the PACS (C-CANCEL), "
+            f"{len(report.not_started)} not started; every instance received is kept and indexed. "
+            "Run the same command again to fetch the rest (nothing is fetched twice)."
+        )
     print_unmatched(FindResult([], report.unmatched))
+
+
+@contextmanager
+def _stop_on_signals(display: RetrieveProgress) -> Iterator[threading.Event]:
+    """Ctrl-C (or SIGTERM) asks the retrieve to stop: C-CANCEL on the PACS, then the summary.
+
+    A second Ctrl-C quits at once. Yields the event that the retrieve's ``should_stop`` reads;
+    its ``signum`` attribute tells which signal set it.
+    """
+    stop = threading.Event()
+    received: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        received.append(signum)
+        stop.set()
+
+    display.stop_signals = received
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signals reach only the main thread; nothing to install
+        return
+    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 @pacs_app.command("retrieve")
@@ -348,7 +404,7 @@ def retrieve_command(
         console.print(f"{len(found.studies)} studies to retrieve by C-{method.value.upper()}")
         receiver_port = ws.config.pacs.receiver_port if ws.config.pacs else None
         display = RetrieveProgress(len(found.studies), expected)
-        with display.progress:
+        with display.progress, _stop_on_signals(display) as stop:
             report = retrieve_studies(
                 client,
                 ws.state,
@@ -357,9 +413,13 @@ def retrieve_command(
                 method=RetrieveMethod(method.value),
                 receiver_port=receiver_port,
                 on_event=display.handle,
+                should_stop=lambda: display.stopping(stop),
             )
         report.unmatched = found.unmatched
         print_report(report)
+    if report.stopped:
+        # 128 + the signal's number, as shells report a command a signal ended (Ctrl-C: 130).
+        raise typer.Exit(128 + (display.stop_signals[0] if display.stop_signals else signal.SIGINT))
     if not report.is_complete:
         raise typer.Exit(1)
     console.print("next: [bold]eucaim-ingest push[/]")

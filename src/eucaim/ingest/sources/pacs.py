@@ -4,6 +4,11 @@ C-GET is the default route: the instances come back on our own association, so n
 or firewall rule is needed. C-MOVE sends them to a receiver (see ``receiver.py``) that the PACS
 must know by AE title, host and port. Nothing patient-identifying is logged: only the PACS
 address, operation names, statuses and counts.
+
+A running C-GET or C-MOVE can be cancelled (``should_stop`` or :meth:`PacsClient.cancel`): a
+DIMSE C-CANCEL goes to the PACS on the open association, and if the PACS has not ended the
+operation ``cancel_grace`` seconds later the association is aborted. Either way the files already
+written stay, and the result says ``cancelled``.
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +51,11 @@ GET = "1.2.840.10008.5.1.4.1.2.2.3"  # Study Root Query/Retrieve Information Mod
 _PENDING = frozenset({0xFF00, 0xFF01})
 _SUCCESS, _WARNING, _CANCEL = 0x0000, 0xB000, 0xFE00
 _MOVE_DESTINATION_UNKNOWN = 0xA801
+_RETRIEVE_MSG_ID = 1  # one C-GET/C-MOVE per association: its Message ID, which C-CANCEL names
+_WATCH_INTERVAL_S = 0.1
+
+StopCheck = Callable[[], bool]
+"""Asked between responses (and every 0.1 s from a watcher): True cancels the running retrieve."""
 
 
 def _is_out_of_resources(code: int) -> bool:
@@ -61,7 +72,9 @@ class PacsConfig:
 
     ``timeout`` bounds connecting, association and each C-ECHO/C-FIND reply; ``retrieve_timeout``
     bounds the wait for the next C-GET/C-MOVE response, which on large studies can be long
-    (pynetdicom#792). ``tls`` is a client context (e.g. ``eucaim.tls.client_context()``).
+    (pynetdicom#792). ``cancel_grace`` is how long the PACS gets to end a retrieve after our
+    C-CANCEL before we abort the association. ``tls`` is a client context (e.g.
+    ``eucaim.tls.client_context()``).
     """
 
     host: str
@@ -70,6 +83,7 @@ class PacsConfig:
     calling_aet: str
     timeout: float = 30.0
     retrieve_timeout: float = 600.0
+    cancel_grace: float = 10.0
     tls: ssl.SSLContext | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -79,7 +93,7 @@ class PacsConfig:
                 raise ConfigError(f"PACS setting {name}={value!r} is not an AE title (1 to 16 characters)")
         if not 0 < self.port < 65536:
             raise ConfigError(f"PACS port {self.port} is outside 1-65535")
-        if self.timeout <= 0 or self.retrieve_timeout <= 0:
+        if self.timeout <= 0 or self.retrieve_timeout <= 0 or self.cancel_grace <= 0:
             raise ConfigError("PACS timeouts must be positive numbers of seconds")
 
 
@@ -108,7 +122,9 @@ class RetrieveResult:
     """How a C-GET or C-MOVE ended.
 
     ``completed``/``failed``/``warning`` are the PACS's sub-operation counts; ``received`` and
-    ``refused`` count what our side stored or refused (C-GET only; 0 for C-MOVE).
+    ``refused`` count what our side stored or refused (C-GET only; 0 for C-MOVE). ``cancelled``:
+    we sent C-CANCEL and the operation ended before it was whole; ``aborted``: the PACS did not end
+    it within the grace period, so we aborted the association.
     """
 
     status: int
@@ -118,11 +134,13 @@ class RetrieveResult:
     received: int = 0
     refused: int = 0
     failed_sop_uids: tuple[str, ...] = ()
+    cancelled: bool = False
+    aborted: bool = False
 
     @property
     def is_complete(self) -> bool:
         """Whether every sub-operation succeeded (and, for C-GET, every instance was stored)."""
-        return self.status == _SUCCESS and self.failed == 0 and self.refused == 0
+        return not self.cancelled and self.status == _SUCCESS and self.failed == 0 and self.refused == 0
 
 
 @dataclass(frozen=True)
@@ -148,11 +166,93 @@ def _count(status: Dataset, keyword: str) -> int:
         return 0
 
 
+class _Cancellation:
+    """Watches one running C-GET/C-MOVE: sends C-CANCEL once asked, aborts if the PACS ignores it.
+
+    ``check`` runs between responses (in the retrieving thread) and every 0.1 s in a watcher
+    thread, so a stop is noticed even while the PACS sends nothing.
+    """
+
+    def __init__(
+        self, assoc: Association, query_model: str, should_stop: StopCheck | None, grace: float, where: str
+    ) -> None:
+        self._assoc = assoc
+        self._query_model = query_model
+        self._should_stop = should_stop
+        self._grace = grace
+        self._where = where
+        self._lock = threading.Lock()
+        self._asked = threading.Event()
+        self._done = threading.Event()
+        self.cancel_sent_at: float | None = None
+        self.aborted = False
+        self._thread = threading.Thread(target=self._watch, name="pacs-cancel", daemon=True)
+
+    @property
+    def cancel_sent(self) -> bool:
+        return self.cancel_sent_at is not None
+
+    def request(self) -> None:
+        """Cancel now, whatever ``should_stop`` says (from any thread)."""
+        self._asked.set()
+        self.check()
+
+    def check(self) -> None:
+        """Send C-CANCEL, once, when a stop was asked."""
+        if self.cancel_sent_at is not None or self._done.is_set():
+            return
+        if not (self._asked.is_set() or (self._should_stop is not None and self._should_stop())):
+            return
+        with self._lock:
+            if self.cancel_sent_at is not None or self._done.is_set():
+                return
+            self.cancel_sent_at = time.monotonic()
+            try:
+                self._assoc.send_c_cancel(_RETRIEVE_MSG_ID, query_model=self._query_model)
+            except (RuntimeError, ValueError):
+                return  # the association ended meanwhile: nothing left to cancel
+        logger.info("C-CANCEL sent to %s", self._where)
+
+    def _watch(self) -> None:
+        while not self._done.wait(_WATCH_INTERVAL_S):
+            self.check()
+            sent = self.cancel_sent_at
+            if sent is not None and time.monotonic() - sent >= self._grace:
+                self._abort()
+                return
+
+    def _abort(self) -> None:
+        with self._lock:
+            if self._done.is_set():
+                return
+            self.aborted = True
+        logger.warning(
+            "%s did not end the retrieve within %.0f s of C-CANCEL: aborting the association",
+            self._where,
+            self._grace,
+        )
+        self._assoc.abort()
+        # Wake the response loop now rather than after the DIMSE timeout (pynetdicom itself puts
+        # this item when the peer goes away).
+        self._assoc.dimse.msg_queue.put((None, None))
+
+    def __enter__(self) -> _Cancellation:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._done.set()
+        self._thread.join()
+
+
 class PacsClient:
     """A DIMSE client for one PACS. Every call opens and releases its own association."""
 
     def __init__(self, config: PacsConfig) -> None:
         self.config = config
+        self._running: _Cancellation | None = None
+        self._running_lock = threading.Lock()
         quiet_pynetdicom()
 
     @property
@@ -200,27 +300,40 @@ class PacsClient:
         return studies
 
     def get_study(
-        self, study_uid: str, dest_dir: Path, on_instance: OnStored | None = None
+        self,
+        study_uid: str,
+        dest_dir: Path,
+        on_instance: OnStored | None = None,
+        *,
+        should_stop: StopCheck | None = None,
     ) -> RetrieveResult:
         """Retrieve a study by C-GET into ``dest_dir`` as ``<SOPInstanceUID>.dcm`` files.
 
         ``on_instance(path, sop_instance_uid)`` runs after each file is on disk (from
-        pynetdicom's thread). Raises PacsError when the PACS fails or cancels the retrieve,
-        PacsUnavailable when the association breaks or times out (files already written stay;
-        ``eucaim.ingest.sources.resume.get_missing`` then fetches only the rest).
+        pynetdicom's thread). When ``should_stop()`` turns true (or :meth:`cancel` is called) the
+        PACS gets a C-CANCEL and the result says ``cancelled``. Raises PacsError when the PACS
+        fails or cancels the retrieve on its own, PacsUnavailable when the association breaks or
+        times out (files already written stay; ``eucaim.ingest.sources.resume.get_missing`` then
+        fetches only the rest).
         """
         _check_uid(study_uid)
-        return self._get(_retrieve_identifier("STUDY", study_uid), dest_dir, on_instance)
+        return self._get(_retrieve_identifier("STUDY", study_uid), dest_dir, on_instance, should_stop)
 
     def get_series(
-        self, study_uid: str, series_uid: str, dest_dir: Path, on_instance: OnStored | None = None
+        self,
+        study_uid: str,
+        series_uid: str,
+        dest_dir: Path,
+        on_instance: OnStored | None = None,
+        *,
+        should_stop: StopCheck | None = None,
     ) -> RetrieveResult:
         """Retrieve one series by C-GET (smaller operations than a whole study)."""
         _check_uid(study_uid)
         _check_uid(series_uid, "series UID")
         identifier = _retrieve_identifier("SERIES", study_uid)
         identifier.SeriesInstanceUID = series_uid
-        return self._get(identifier, dest_dir, on_instance)
+        return self._get(identifier, dest_dir, on_instance, should_stop)
 
     def get_instances(
         self,
@@ -229,6 +342,8 @@ class PacsClient:
         sop_uids: Sequence[str],
         dest_dir: Path,
         on_instance: OnStored | None = None,
+        *,
+        should_stop: StopCheck | None = None,
     ) -> RetrieveResult:
         """Retrieve some instances of one series by C-GET (an IMAGE-level UID-list retrieve)."""
         _check_uid(study_uid)
@@ -238,7 +353,7 @@ class PacsClient:
         identifier = _retrieve_identifier("IMAGE", study_uid)
         identifier.SeriesInstanceUID = series_uid
         identifier.SOPInstanceUID = list(sop_uids)
-        return self._get(identifier, dest_dir, on_instance)
+        return self._get(identifier, dest_dir, on_instance, should_stop)
 
     def find_instances(self, study_uid: str) -> list[InstanceRef]:
         """Return every instance of a study, by C-FIND at SERIES then IMAGE level.
@@ -270,7 +385,13 @@ class PacsClient:
                     raise self._find_failure(code)
         return values
 
-    def _get(self, identifier: Dataset, dest_dir: Path, on_instance: OnStored | None) -> RetrieveResult:
+    def _get(
+        self,
+        identifier: Dataset,
+        dest_dir: Path,
+        on_instance: OnStored | None,
+        should_stop: StopCheck | None,
+    ) -> RetrieveResult:
         dest_dir.mkdir(parents=True, exist_ok=True)
         remove_partial_files(dest_dir)
         writer = InstanceWriter(dest_dir, on_instance)
@@ -281,19 +402,83 @@ class PacsClient:
             handlers=[(evt.EVT_C_STORE, writer.handle_store)],
             retrieve=True,
         ) as assoc:
-            final = self._last_status(assoc.send_c_get(identifier, GET), "C-GET")
-        return self._result(final, "C-GET", received=writer.stored, refused=writer.failed)
+            responses = assoc.send_c_get(identifier, GET, msg_id=_RETRIEVE_MSG_ID)
+            with self._cancellable(assoc, GET, should_stop) as watch:
+                final = self._last_status(responses, "C-GET", watch=watch)
+        return self._result(final, "C-GET", watch, received=writer.stored, refused=writer.failed)
 
-    def move_study(self, study_uid: str, dest_aet: str) -> RetrieveResult:
+    def move_study(
+        self, study_uid: str, dest_aet: str, *, should_stop: StopCheck | None = None
+    ) -> RetrieveResult:
         """Ask the PACS to send a study by C-MOVE to the AE titled ``dest_aet`` (our receiver).
 
         The PACS must have ``dest_aet`` in its modality table with our host and port.
+        ``should_stop`` cancels as for :meth:`get_study`.
         """
         _check_uid(study_uid)
+        return self._move(_retrieve_identifier("STUDY", study_uid), dest_aet, should_stop)
+
+    def move_series(
+        self, study_uid: str, series_uid: str, dest_aet: str, *, should_stop: StopCheck | None = None
+    ) -> RetrieveResult:
+        """Ask the PACS to send one series by C-MOVE to ``dest_aet``."""
+        _check_uid(study_uid)
+        _check_uid(series_uid, "series UID")
+        identifier = _retrieve_identifier("SERIES", study_uid)
+        identifier.SeriesInstanceUID = series_uid
+        return self._move(identifier, dest_aet, should_stop)
+
+    def move_instances(
+        self,
+        study_uid: str,
+        series_uid: str,
+        sop_uids: Sequence[str],
+        dest_aet: str,
+        *,
+        should_stop: StopCheck | None = None,
+    ) -> RetrieveResult:
+        """Ask the PACS to send some instances of one series by C-MOVE (an IMAGE-level UID list)."""
+        _check_uid(study_uid)
+        _check_uid(series_uid, "series UID")
+        for uid in sop_uids:
+            _check_uid(uid, "SOP instance UID")
+        identifier = _retrieve_identifier("IMAGE", study_uid)
+        identifier.SeriesInstanceUID = series_uid
+        identifier.SOPInstanceUID = list(sop_uids)
+        return self._move(identifier, dest_aet, should_stop)
+
+    def _move(self, identifier: Dataset, dest_aet: str, should_stop: StopCheck | None) -> RetrieveResult:
         with self._associate([build_context(MOVE)], "C-MOVE (Study Root)", retrieve=True) as assoc:
-            responses = assoc.send_c_move(_retrieve_identifier("STUDY", study_uid), dest_aet, MOVE)
-            final = self._last_status(responses, "C-MOVE", dest_aet=dest_aet)
-        return self._result(final, "C-MOVE", dest_aet=dest_aet)
+            responses = assoc.send_c_move(identifier, dest_aet, MOVE, msg_id=_RETRIEVE_MSG_ID)
+            with self._cancellable(assoc, MOVE, should_stop) as watch:
+                final = self._last_status(responses, "C-MOVE", dest_aet=dest_aet, watch=watch)
+        return self._result(final, "C-MOVE", watch, dest_aet=dest_aet)
+
+    def cancel(self) -> bool:
+        """Cancel the running C-GET or C-MOVE from any thread: C-CANCEL now, abort after the grace.
+
+        Returns whether a retrieve was running. The retrieve then returns a ``cancelled`` result.
+        """
+        with self._running_lock:
+            running = self._running
+        if running is None:
+            return False
+        running.request()
+        return True
+
+    @contextmanager
+    def _cancellable(
+        self, assoc: Association, query_model: str, should_stop: StopCheck | None
+    ) -> Iterator[_Cancellation]:
+        watch = _Cancellation(assoc, query_model, should_stop, self.config.cancel_grace, self._where)
+        with watch:
+            with self._running_lock:
+                self._running = watch
+            try:
+                yield watch
+            finally:
+                with self._running_lock:
+                    self._running = None
 
     # -- association and status handling -------------------------------------------------
 
@@ -398,9 +583,21 @@ class PacsClient:
             )
         return int(status.Status)
 
-    def _last_status(self, responses: Iterator[Any], operation: str, dest_aet: str | None = None) -> Dataset:
+    def _last_status(
+        self,
+        responses: Iterator[Any],
+        operation: str,
+        *,
+        dest_aet: str | None = None,
+        watch: _Cancellation | None = None,
+    ) -> Dataset | None:
+        """The final response; None when the association ended after our C-CANCEL without one."""
         final: Dataset | None = None
         for status, _identifier in responses:
+            if watch is not None:
+                if watch.cancel_sent and (not status or "Status" not in status):
+                    return None
+                watch.check()
             code = self._status_code(status, operation)
             if code == _MOVE_DESTINATION_UNKNOWN and dest_aet is not None:
                 raise PacsError(
@@ -412,18 +609,23 @@ class PacsClient:
             if code not in _PENDING:
                 final = status
         if final is None:
+            if watch is not None and watch.cancel_sent:
+                return None
             raise PacsUnavailable(f"{self._where} ended {operation} without a final status")
         return final
 
     def _result(
         self,
-        final: Dataset,
+        final: Dataset | None,
         operation: str,
+        watch: _Cancellation,
         *,
         received: int = 0,
         refused: int = 0,
         dest_aet: str | None = None,
     ) -> RetrieveResult:
+        if final is None or (watch.cancel_sent and int(final.Status) not in (_SUCCESS, _WARNING)):
+            return self._cancelled(final, operation, watch, received, refused)
         code = int(final.Status)
         result = RetrieveResult(
             status=code,
@@ -462,6 +664,26 @@ class PacsClient:
                 status=code,
                 hint=hint,
             )
+        return result
+
+    def _cancelled(
+        self, final: Dataset | None, operation: str, watch: _Cancellation, received: int, refused: int
+    ) -> RetrieveResult:
+        result = RetrieveResult(
+            status=_CANCEL if final is None else int(final.Status),
+            completed=0 if final is None else _count(final, "NumberOfCompletedSuboperations"),
+            failed=0 if final is None else _count(final, "NumberOfFailedSuboperations"),
+            warning=0 if final is None else _count(final, "NumberOfWarningSuboperations"),
+            received=received,
+            refused=refused,
+            cancelled=True,
+            aborted=watch.aborted,
+        )
+        how = "association aborted: the PACS ignored C-CANCEL" if watch.aborted else "C-CANCEL honoured"
+        logger.info(
+            "%s from %s cancelled (%s): %d completed, %d received",
+            operation, self._where, how, result.completed, received,
+        )  # fmt: skip
         return result
 
 
