@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -188,9 +190,48 @@ def test_a_stop_ends_the_retrieve_before_the_next_study_and_keeps_what_arrived(
         line = run_retrieve(ws, job, ordered, RetrieveMethod.GET, None)
         indexed = {r.sop_uid for r in ws.state.instances()}
     assert line == (
-        "Stopped after 1 of 2 studies (3 instances are in the workspace, indexed). Retrieve again to "
-        "fetch the rest: complete studies are not fetched twice."
+        "Stopped: 1 of 2 studies complete, 0 cancelled mid-study, 1 not started (3 instances are in the "
+        "workspace, indexed). Retrieve again to fetch the rest: nothing is fetched twice."
     )
     assert indexed == set(first.sop_uids)
     assert not (ws_path / "incoming" / second.study_uid).exists()
     assert progress(job)["studies"] == (1, 2)
+
+
+@pytest.mark.parametrize("method", [RetrieveMethod.GET, RetrieveMethod.MOVE])
+def test_a_stop_mid_study_cancels_it_within_two_seconds_and_keeps_what_arrived(
+    orthanc_clean: OrthancServer, tmp_path: Path, method: RetrieveMethod
+) -> None:
+    """The Stop button mid-study: the flag POST /sources/pacs/stop sets, from another thread."""
+    big = upload_study(orthanc_clean, tmp_path / "src", patient_id="PATBIG", accession="ACCBIG",
+                       study_date="20240115", count=240)  # fmt: skip
+    ws_path = make_workspace(tmp_path / "ws", orthanc_clean)
+    job = PacsJob("retrieve", "eucaim-ingest pacs retrieve", method=method.value)
+    stopped_at: list[float] = []
+
+    def press_stop_after_20_instances() -> None:
+        while "instances" not in job.stages or job.stages["instances"].items < 20:
+            time.sleep(0.001)
+        stopped_at.append(time.monotonic())
+        job.pause_requested = True
+
+    with Workspace.open(ws_path) as ws:
+        found = find_studies(PacsClient(pacs_config(ws.config)), build_queries(study_uid=big.study_uid))
+        presser = threading.Thread(target=press_stop_after_20_instances, daemon=True)
+        presser.start()
+        line = run_retrieve(ws, job, found.studies, method, None)
+        ended = time.monotonic()
+        indexed = {r.sop_uid for r in ws.state.instances()}
+    on_disk = {p.stem for p in (ws_path / "incoming" / big.study_uid).glob("*.dcm")}
+
+    assert ended - stopped_at[0] < 2.0
+    assert 20 <= len(on_disk) < 240
+    assert indexed == on_disk
+    assert line == (
+        f"Stopped: 0 of 1 studies complete, 1 cancelled mid-study, 0 not started ({len(on_disk)} instances "
+        "are in the workspace, indexed). Retrieve again to fetch the rest: nothing is fetched twice."
+    )
+    assert job.notices == [
+        f"{big.study_uid}: cancelled: {len(on_disk)} of 240 instances are in the workspace"
+    ]
+    assert progress(job)["studies"] == (1, 1)

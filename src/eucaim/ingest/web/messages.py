@@ -275,8 +275,9 @@ MESSAGES.update(
         "pacs.find_stopped": "Search stopped after {done} of {total} queries.",
         "pacs.retrieve_done": "C-{method}: {complete} of {total} studies complete, "
         "{indexed} instances indexed",
-        "pacs.retrieve_stopped": "Stopped after {done} of {total} studies ({instances} instances are in the "
-        "workspace, indexed). Retrieve again to fetch the rest: complete studies are not fetched twice.",
+        "pacs.retrieve_stopped": "Stopped: {complete} of {total} studies complete, {cancelled} cancelled "
+        "mid-study, {not_started} not started ({instances} instances are in the workspace, indexed). "
+        "Retrieve again to fetch the rest: nothing is fetched twice.",
         "pacs.progress_find": "Searching the PACS",
         "pacs.progress_retrieve": "Retrieving from the PACS",
         "pacs.queries": "{done} of {total} queries answered",
@@ -285,8 +286,9 @@ MESSAGES.update(
         "pacs.instances_of": "{n} of {expected} instances in the workspace",
         "pacs.rate": "{rate} instances/s",
         "pacs.stop": "Stop",
-        "pacs.stop_help": "Stops before the next query or study; the study being retrieved finishes first "
-        "(the PACS protocol offers no safe cut in the middle).",
+        "pacs.stop_help": "Cancels the retrieve on the PACS within a few seconds, even mid-study; what "
+        "already arrived stays in the workspace, and retrieving again fetches only the rest. A search "
+        "stops before its next query.",
         "pacs.method": "How the PACS sends the studies",
         "pacs.method_get": "C-GET: on our own connection (no inbound port needed)",
         "pacs.method_move": "C-MOVE: the PACS sends them to our receiver",

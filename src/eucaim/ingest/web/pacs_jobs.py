@@ -1,10 +1,11 @@
-"""PACS search and retrieve as background jobs of the web UI: live counts, and a stop between studies.
+"""PACS search and retrieve as background jobs of the web UI: live counts, and a stop mid-study.
 
 The work is the CLI's: ``find_studies`` and ``retrieve_studies`` from ``pacs_intake``. This module
 only counts what they report (queries answered, studies done, instances arrived) for the page to
-poll, and stops them when the user asks. The engine has no DIMSE C-CANCEL, so a stop takes effect
-before the next query or the next study: the study being retrieved finishes (or fails) first, and
-every file already arrived stays indexed. Running the same retrieve again fetches the rest.
+poll, and stops them when the user asks. A retrieve's stop is the engine's ``should_stop``: the
+running C-GET/C-MOVE gets a DIMSE C-CANCEL within a fraction of a second (the association is
+aborted if the PACS ignores it), every file already arrived stays indexed, and no other study
+starts. Running the same retrieve again fetches the rest. A search stops before its next query.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from eucaim.ingest.pacs_intake import (
     IntakeEvent,
     RetrieveMethod,
     StudyFinished,
-    StudyStarted,
     describe_query,
     find_studies,
     pacs_config,
@@ -109,8 +109,6 @@ def run_retrieve(
     job.begin("instances", sum(c for c in counts if c is not None) if None not in counts else None)
 
     def on_event(event: IntakeEvent) -> None:
-        if isinstance(event, StudyStarted) and job.pause_requested:
-            raise StopRequested()  # before the next study: nothing is cut halfway
         if isinstance(event, InstanceArrived):
             job.advance("instances")
             if lent is not None:
@@ -120,30 +118,32 @@ def run_retrieve(
             earlier = event.outcome.present - event.outcome.received  # fetched by an earlier run
             if earlier > 0:
                 job.advance("instances", earlier)
-            if event.outcome.error:
-                job.notices = [*job.notices[-19:], f"{event.outcome.study_uid}: {event.outcome.error}"]
+            if event.outcome.error or event.outcome.cancelled:
+                job.notices = [*job.notices[-19:], f"{event.outcome.study_uid}: {event.outcome.reason}"]
 
     lent = receiver if method is RetrieveMethod.MOVE else None
     pacs = ws.config.pacs
-    try:
-        report = retrieve_studies(
-            PacsClient(pacs_config(ws.config)),
-            ws.state,
-            ws.incoming,
-            studies,
-            method=method,
-            receiver_port=pacs.receiver_port if pacs else None,
-            receiver=lent.receiver if lent is not None else None,
-            on_event=on_event,
-        )
-    except StopRequested:
+    report = retrieve_studies(
+        PacsClient(pacs_config(ws.config)),
+        ws.state,
+        ws.incoming,
+        studies,
+        method=method,
+        receiver_port=pacs.receiver_port if pacs else None,
+        receiver=lent.receiver if lent is not None else None,
+        on_event=on_event,
+        should_stop=lambda: job.pause_requested,
+    )
+    if report.stopped:
         return text(
             "pacs.retrieve_stopped",
-            done=job.stages["studies"].items,
+            complete=len(report.studies) - len(report.incomplete),
             total=len(studies),
+            cancelled=len(report.cancelled),
+            not_started=len(report.not_started),
             instances=job.stages["instances"].items,
         )
-    job.pause_requested = False  # a stop asked after the last study began changed nothing
+    job.pause_requested = False  # a stop asked as the last study ended changed nothing
     for outcome in report.incomplete:
         if not outcome.error:
             job.notices = [

@@ -227,7 +227,11 @@ def _retrieve_command(settings: UiSettings, chosen: list[Any], method: RetrieveM
 
 @router.post("/stop", response_class=HTMLResponse)
 def pacs_stop(request: Request) -> Response:
-    """Stop the search or retrieve before its next query or study (the engine has no C-CANCEL)."""
+    """Stop the search before its next query, or cancel the retrieve mid-study (C-CANCEL).
+
+    The running retrieve reads the flag between the PACS's responses and from a watcher thread
+    (every 0.1 s), so the PACS gets its C-CANCEL well before the page polls again.
+    """
     job = latest_pacs_job(settings_of(request))
     if job is not None and job.status is JobStatus.RUNNING:
         job.pause_requested = True
