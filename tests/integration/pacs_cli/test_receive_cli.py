@@ -31,11 +31,50 @@ def require_storescu() -> str:
     return path
 
 
-def wait_for_port(port: int, process: subprocess.Popen[str], timeout: float = 20.0) -> None:
+class Receiving:
+    """``eucaim-ingest -v receive`` as a process, its output going to files.
+
+    Not pipes: ``-v`` logs a DEBUG line per instance, and a pipe read only at the end fills up
+    (64 KiB) after a few hundred instances, blocking the receiver mid-burst.
+    """
+
+    def __init__(self, ws: Path, args: tuple[str, ...], logs: Path) -> None:
+        logs.mkdir(parents=True, exist_ok=True)
+        self.out_path, self.err_path = logs / "stdout.txt", logs / "stderr.txt"
+        with self.out_path.open("w") as out, self.err_path.open("w") as err:
+            # -v logs at DEBUG, so the test also shows that no patient value reaches the log.
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", "from eucaim.ingest.cli import main; main()", "-v", "receive", *args,
+                 "--workspace", str(ws)],
+                stdout=out,
+                stderr=err,
+                text=True,
+                env={**os.environ, "COLUMNS": "200"},
+            )  # fmt: skip
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+    def output(self) -> tuple[str, str]:
+        return self.out_path.read_text(), self.err_path.read_text()
+
+    def communicate(self, timeout: float) -> tuple[str, str]:
+        """Wait for the process to end; return its stdout and stderr."""
+        try:
+            self.process.wait(timeout=timeout)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+        return self.output()
+
+
+def wait_for_port(port: int, receiving: Receiving, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"receive exited early: {process.communicate()}")
+        if receiving.process.poll() is not None:
+            raise AssertionError(f"receive exited early: {receiving.output()}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
@@ -44,16 +83,8 @@ def wait_for_port(port: int, process: subprocess.Popen[str], timeout: float = 20
     raise AssertionError("receive did not start listening")
 
 
-def start_receive(ws: Path, *args: str) -> subprocess.Popen[str]:
-    # -v logs at DEBUG, so the test also shows that no patient value reaches the log.
-    return subprocess.Popen(
-        [sys.executable, "-c", "from eucaim.ingest.cli import main; main()", "-v", "receive", *args,
-         "--workspace", str(ws)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )  # fmt: skip
+def start_receive(ws: Path, *args: str) -> Receiving:
+    return Receiving(ws, args, ws.parent / f"receive-logs-{time.monotonic_ns()}")
 
 
 def storescu(port: int, folder: Path, calling: str = "PACS") -> subprocess.CompletedProcess[str]:
@@ -61,7 +92,7 @@ def storescu(port: int, folder: Path, calling: str = "PACS") -> subprocess.Compl
         [require_storescu(), "-aet", calling, "-aec", AET, "+sd", "127.0.0.1", str(port), str(folder)],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
         # Debian's dcmtk leaves Nagle's algorithm on unless told (each file would wait ~40 ms).
         env={**os.environ, "TCP_NODELAY": "1"},
@@ -87,7 +118,8 @@ def workspace(tmp_path: Path) -> Path:
 
 
 def test_receive_indexes_a_storescu_burst_until_sigterm(workspace: Path, tmp_path: Path) -> None:
-    uids = write_study(tmp_path / "send", 60)
+    # 600: past the ~60-500 instances where a piped DEBUG log used to fill up and hang the receiver.
+    uids = write_study(tmp_path / "send", 600)
     port = free_port()
     process = start_receive(workspace, "--ae-title", AET, "--port", str(port), "--bind", "127.0.0.1",
                             "--allow-aet", "PACS")  # fmt: skip
@@ -96,14 +128,14 @@ def test_receive_indexes_a_storescu_burst_until_sigterm(workspace: Path, tmp_pat
         sent = storescu(port, tmp_path / "send")
         refused = storescu(port, tmp_path / "send", calling="INTRUDER")
     finally:
-        process.send_signal(signal.SIGTERM)
+        process.process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
 
     assert sent.returncode == 0, sent.stderr
     assert refused.returncode != 0  # not an allowed sender
     assert process.returncode == 0, err
     assert f"receiving as AE title {AET} on 127.0.0.1:{port}, accepting only PACS" in out
-    assert "stopped: 60 instances received, 60 indexed" in out
+    assert "stopped: 600 instances received, 600 indexed" in out
     assert "RXPAT" not in out + err and "RXACC" not in out + err
     assert "stored one instance" in err  # DEBUG logging was on
     assert not any(uid in err for uid in uids)
