@@ -88,7 +88,7 @@ def test_a_stow_is_counted_by_route_template_with_instances_and_bytes(
     )
     # No concrete path (UIDs, biobank codes) becomes a label.
     assert "test-bb" not in text
-    assert "eucaim_node_dataset_jobs" in text or "eucaim_node_job_queue_jobs" in text
+    assert 'eucaim_node_jobs{kind="dataset-creation",status="finished"} 0.0' in text
 
 
 def test_json_logs_carry_the_request_id_and_no_planted_phi(

@@ -1,4 +1,4 @@
-"""Prometheus metrics of one node process: requests, latency, STOW volume, job queue depth, errors.
+"""Prometheus metrics of one node process: requests, latency, STOW volume, jobs and queue, errors.
 
 Every app gets its own registry, so several nodes in one process (tests) never mix their counts.
 Labels are route templates (``/biobanks/{code}/dicom-web/studies``), never concrete paths: a
@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from eucaim.node.jobs.models import JobKind, JobStatus, NodeJob
 from eucaim.node.jobs.queue import QUEUE_SCHEMA
 from eucaim.node.models_datasets import DatasetJob
 
@@ -29,27 +30,50 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 REFERENCED_SOP_SEQUENCE = "00081199"
 FAILED_SOP_SEQUENCE = "00081198"
 
+# The ``kind`` label of dataset creation jobs (kept in dataset_jobs); the others are JobKind values.
+DATASET_CREATION = "dataset-creation"
+JOB_KINDS = (DATASET_CREATION, *(kind.value for kind in JobKind))
+
 
 class JobQueueCollector(Collector):
-    """Reports job queue depth at scrape time from the database (the truth, shared by all workers)."""
+    """Reports the node's jobs and the queue's depth at scrape time from the database.
+
+    The database is the truth shared by all workers, so every worker reports the same figures.
+    Every kind and status is reported, 0 included, so an alert on a status needs no ``absent()``.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
     def collect(self) -> Iterable[Metric]:
         jobs = GaugeMetricFamily(
-            "eucaim_node_dataset_jobs", "Dataset creation jobs by status (all workers).", labels=["status"]
+            "eucaim_node_jobs",
+            "Node jobs by kind (dataset-creation, aggregate, store-migration) and status (all workers).",
+            labels=["kind", "status"],
+        )
+        creation = GaugeMetricFamily(
+            "eucaim_node_dataset_jobs",
+            'Deprecated: eucaim_node_jobs{kind="dataset-creation"}. Dataset creation jobs by status.',
+            labels=["status"],
         )
         queue = GaugeMetricFamily(
             "eucaim_node_job_queue_jobs",
             "Durable queue (procrastinate) jobs by status; absent on SQLite.",
             labels=["status"],
         )
+        counts: dict[tuple[str, str], int] = {
+            (kind, status.value): 0 for kind in JOB_KINDS for status in JobStatus
+        }
         try:
             with self._engine.connect() as connection:
-                query = select(DatasetJob.status, func.count()).group_by(DatasetJob.status)
-                for status, count in connection.execute(query):
-                    jobs.add_metric([str(status)], float(count))
+                creations = select(DatasetJob.status, func.count()).group_by(DatasetJob.status)
+                for status, count in connection.execute(creations):
+                    counts[(DATASET_CREATION, str(status))] = int(count)
+                others = select(NodeJob.kind, NodeJob.status, func.count()).group_by(
+                    NodeJob.kind, NodeJob.status
+                )
+                for kind, status, count in connection.execute(others):
+                    counts[(str(kind), str(status))] = int(count)
                 if self._engine.dialect.name == "postgresql":
                     table = f"{QUEUE_SCHEMA}.procrastinate_jobs"
                     exists = connection.execute(text(f"SELECT to_regclass('{table}')")).scalar()
@@ -62,7 +86,12 @@ class JobQueueCollector(Collector):
         except SQLAlchemyError:
             # An unreachable database shows in eucaim_node_http_requests_total{route="/health/ready"}.
             return
+        for (kind, status), count in sorted(counts.items()):
+            jobs.add_metric([kind, status], float(count))
+            if kind == DATASET_CREATION:
+                creation.add_metric([status], float(count))
         yield jobs
+        yield creation
         yield queue
 
 
