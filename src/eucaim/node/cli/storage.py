@@ -151,8 +151,8 @@ def gc(
     """List objects in the configured store that no index row references; --delete removes them.
 
     Such objects are what crashes leave (a STOW killed between its object and its row). The
-    index is checked again before each delete, and an object that got its row meanwhile is put
-    back; run --delete at a quiet time (see the operator guide on the race that remains).
+    index is checked again around each delete, and an object that got its row meanwhile is put
+    back; a STOW re-sending it at that moment writes it again itself (see the operator guide).
     """
     import time
 

@@ -1,11 +1,16 @@
 """STOW-RS: store the parts of one request in the image store and index them.
 
-A request runs in three steps:
+A request runs in four steps:
 
 1. **check** each part (envelope, header, de-identification, study, what the node already holds);
 2. **put** the new objects into the store, several at a time (each put is durable on return, and
    the waits for the disk overlap);
-3. **index** them in one transaction.
+3. **index** them in one transaction;
+4. **re-check** each indexed object is still in the store, writing it again from the request's
+   bytes if not: ``store gc --delete`` may have collected it between 2 and 3, when the put found
+   the same bytes already there as an orphan (eucaim.node.store.write_once.put_back_if_gone). Only
+   on stores gc collects from (filesystem, S3); the request keeps a hard link to each part's
+   bytes until then.
 
 The object is always in the store before its row is committed, so a crash leaves at most an
 unindexed object that a re-send of the same bytes finds in place. Concurrent requests storing the
@@ -19,9 +24,12 @@ deletes, and the winner's object is never overwritten.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -35,7 +43,8 @@ from eucaim.node.dicomweb.header import InstanceHeader, UnreadableInstance, read
 from eucaim.node.dicomweb.stow import check_against_stored, check_instance, check_part_envelope
 from eucaim.node.models import Instance, Series, Study
 from eucaim.node.store import ImageStore, object_key
-from eucaim.node.store.write_once import place_once
+from eucaim.node.store.gc import is_collectable
+from eucaim.node.store.write_once import place_once, put_back_if_gone
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +84,16 @@ class DicomwebUrls:
 
 @dataclass
 class _New:
-    """A checked instance the node does not hold yet; ``key`` is where it was placed."""
+    """A checked instance the node does not hold yet; ``key`` is where it was placed.
+
+    ``indexed`` turns True once a committed index row names ``key`` (this request's or a racing
+    one's with the same bytes): only then must the object stay.
+    """
 
     part: SpooledPart
     header: InstanceHeader
     key: str
+    indexed: bool = False
 
 
 def store_parts(
@@ -101,8 +115,11 @@ def store_parts(
     held: list[InstanceHeader] = []
     with factory() as session:
         new = _check(session, biobank_id, biobank_code, parts, url_study_uid, outcome, held, spool_error)
-    placed = _put_all(store, biobank_code, new, outcome)
+    recheck = is_collectable(store)
+    placed = _put_all(store, biobank_code, new, outcome, keep_bytes=recheck)
     indexed = _index_all(factory, store, biobank_id, placed, outcome)
+    if recheck:
+        _recheck_all(store, [item for item in placed if item.indexed])
     for header in [*held, *indexed]:
         outcome.stored.append(
             StoredInstance(
@@ -190,26 +207,38 @@ def _stored_sha256(session: Session, biobank_id: int, sop_uid: str) -> str | Non
     )
 
 
-def _put_all(store: ImageStore, biobank_code: str, new: list[_New], outcome: StowOutcome) -> list[_New]:
-    """Put the new objects into the store; return those now in place."""
+def _put_all(
+    store: ImageStore, biobank_code: str, new: list[_New], outcome: StowOutcome, *, keep_bytes: bool
+) -> list[_New]:
+    """Put the new objects into the store; return those now in place.
+
+    With ``keep_bytes`` each put consumes a hard link to the part, so the part's own file still
+    holds the bytes for the re-check after indexing.
+    """
     if not new:
         return []
 
     def put(item: _New) -> Exception | None:
         # Remote stores fail with TransientError (unreachable) or Conflict (a PACS holding other
         # bytes under this SOPInstanceUID), the filesystem with OSError.
+        source = item.part.path
         try:
+            if keep_bytes:
+                source = _second_name(item.part.path)
             item.key = place_once(
                 store,
                 biobank_code=biobank_code,
                 study_uid=item.header.study_instance_uid,
                 series_uid=item.header.series_instance_uid,
                 sop_uid=item.header.sop_instance_uid,
-                source=item.part.path,
+                source=source,
                 sha256=item.part.sha256,
             )
         except (OSError, TransientError, Conflict) as exc:
             return exc
+        finally:
+            if source != item.part.path:
+                source.unlink(missing_ok=True)  # consumed by a put that succeeded
         return None
 
     with ThreadPoolExecutor(min(PUT_CONCURRENCY, len(new)), thread_name_prefix="stow-put") as pool:
@@ -242,6 +271,37 @@ def _put_all(store: ImageStore, biobank_code: str, new: list[_New], outcome: Sto
     return placed
 
 
+def _second_name(path: Path) -> Path:
+    """Return a second name for ``path``'s bytes beside it: a hard link, or a copy where none can be."""
+    twin = path.with_name(path.name + ".put")
+    try:
+        os.link(path, twin)
+    except OSError:
+        shutil.copyfile(path, twin)
+    return twin
+
+
+def _recheck_all(store: ImageStore, items: list[_New]) -> None:
+    """Write again, from the request's bytes, every indexed object that vanished before its row."""
+    if not items:
+        return
+
+    def recheck(item: _New) -> None:
+        try:
+            if put_back_if_gone(
+                store, item.key, item.part.path, sha256=item.part.sha256, size=item.part.size
+            ):
+                logger.warning("object %s vanished before its index row (store gc?); written again", item.key)
+        except (OSError, TransientError, Conflict) as exc:
+            # The object was in place at the put; only a collection at this very moment removes it.
+            logger.error("could not re-check object %s after indexing it: %s", item.key, exc)
+        finally:
+            item.part.path.unlink(missing_ok=True)  # as a put without re-check would have consumed it
+
+    with ThreadPoolExecutor(min(PUT_CONCURRENCY, len(items)), thread_name_prefix="stow-recheck") as pool:
+        list(pool.map(recheck, items))
+
+
 def _index_all(
     factory: sessionmaker[Session],
     store: ImageStore,
@@ -261,6 +321,8 @@ def _index_all(
     except IntegrityError:
         logger.debug("concurrent STOW indexed some of the same objects; indexing one by one")
         return [h for item in placed if (h := _index_one(factory, store, biobank_id, item, outcome))]
+    for item in placed:
+        item.indexed = True
     outcome.new_instances += len(placed)
     outcome.new_bytes += sum(item.part.size for item in placed)
     return [item.header for item in placed]
@@ -289,6 +351,7 @@ def _index_one(
                 if failure is not None:
                     outcome.failed.append(failure)
                     return None
+                item.indexed = stored_key == item.key
                 return item.header
             try:
                 _index(session, biobank_id, item, {})
@@ -298,6 +361,7 @@ def _index_one(
                 if attempt == 2:
                     raise
                 continue
+            item.indexed = True
             outcome.new_instances += 1
             outcome.new_bytes += item.part.size
             return item.header

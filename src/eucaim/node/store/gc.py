@@ -7,11 +7,11 @@ They are harmless (the index is the truth about what the node holds) but take sp
 Deleting is careful, because the index is written after the object: a STOW may be indexing an
 old orphan's instance at this very moment (its write found the same bytes already there and kept
 them). So only objects older than ``min_age_s`` are candidates, the index is checked again just
-before each delete, the bytes are kept in a temporary file across the delete, and if a row
-appeared meanwhile they are put back. That narrows the race but does not close it: a STOW whose
-write saw the object before the delete and whose row commits after the second check leaves a
-row without its object (until the instance is sent again). Closing it needs the STOW to check its
-object after committing; until then run ``--delete`` when no client is re-sending old instances.
+after each delete, the bytes are kept in a temporary file across the delete, and if a row
+appeared meanwhile they are put back. The STOW does the mirror image: once its row is committed it
+checks that its object is still there and writes it again from the request's bytes if not
+(eucaim.node.store.write_once.put_back_if_gone). gc deletes then reads the index, STOW commits then
+reads the store, so whichever acts second sees the other: no row is left without its object.
 Listing works on the filesystem and S3 stores; a PACS used as store is cleaned with its own tools.
 """
 
@@ -85,6 +85,15 @@ def list_objects(store: ImageStore) -> Iterator[StoredObject]:
         f"store gc lists filesystem and S3 stores, not {type(store).__name__}",
         hint="clean a PACS used as image store with the PACS's own tools",
     )
+
+
+def is_collectable(store: ImageStore) -> bool:
+    """Return True for the stores gc lists and deletes from (filesystem, S3), whose STOWs re-check."""
+    if isinstance(store, FilesystemStore):
+        return True
+    from eucaim.node.store.s3 import S3Store
+
+    return isinstance(store, S3Store)
 
 
 def _list_folder(root: Path) -> Iterator[StoredObject]:

@@ -9,6 +9,13 @@ deletes its own object when the winning row points elsewhere (eucaim.node.servic
 
 A store that names objects by SOPInstanceUID alone (a DICOMweb PACS) has one place per instance:
 there the second put_new also answers False and the instance is refused as a duplicate.
+
+An object can still vanish between its write and its index row: ``eucaim-node store gc --delete``
+removes an unindexed object whose instance a STOW is re-sending at that moment (the STOW's write
+found the same bytes already there). So once its row is committed, a STOW checks each object with
+:func:`put_back_if_gone` and writes it again from the request's bytes. gc deletes and then reads
+the index; STOW commits and then reads the store: whichever comes second sees the other's write,
+so either gc puts the bytes back or STOW does.
 """
 
 from __future__ import annotations
@@ -48,6 +55,24 @@ def place_once(
         "the image store holds other bytes under this SOPInstanceUID",
         hint="the node keeps the first instance stored; send new content under a new SOPInstanceUID",
     )
+
+
+def put_back_if_gone(store: ImageStore, key: str, source: Path, *, sha256: str, size: int) -> bool:
+    """Make sure ``key`` holds the bytes its just-committed index row names; True when rewritten.
+
+    Call after the row naming ``key`` (``sha256``, ``size``) is committed, with ``source`` still
+    holding those bytes (consumed when written). A missing object is written again, once; an object
+    of another size under the key (only a further racing writer leaves one) is replaced, since the
+    committed row is the truth about what the key holds.
+    """
+    try:
+        if store.size(key) == size:
+            return False
+    except NotFound:
+        if store.put_new(key, source, sha256=sha256):
+            return True
+    store.put_file(key, source)
+    return True
 
 
 def sha256_of(stream: BinaryIO) -> tuple[str, int]:
