@@ -25,7 +25,6 @@ from eucaim.node.lifecycle import (
     DatasetState,
     allowed_actions,
     editable_properties,
-    may,
     may_restart_creation,
     missing_for_release,
     next_state,
@@ -35,7 +34,6 @@ from eucaim.node.models_datasets import Dataset, DatasetJob
 from eucaim.node.roles import Role
 from eucaim.node.services import audit
 from eucaim.node.services.biobanks import authorize, get_biobank
-from eucaim.node.services.dataset_facts import compute_aggregates
 from eucaim.node.services.dataset_properties import check_property
 
 logger = logging.getLogger(__name__)
@@ -383,15 +381,4 @@ def apply_action(
         session, actor=user.name, action=action.value, dataset_id=dataset_id, details=details, now=now
     )
     logger.info("dataset %s: %s by %s (%s → %s)", dataset_id, action.value, user.name, state, target)
-    return dataset_view(session, dataset, actor)
-
-
-def recompute_aggregates(session: Session, *, dataset_id: str, user_id: int, now: datetime) -> dict[str, Any]:
-    """Recompute the aggregates of a dataset's frozen series now; return the record."""
-    dataset, user, actor = visible_dataset(session, dataset_id, user_id)
-    if not may(Action.AGGREGATE, DatasetState(dataset.state), actor):
-        next_state(Action.AGGREGATE, DatasetState(dataset.state), actor)  # raises the right error
-    aggregates = compute_aggregates(session, dataset_id=dataset_id, biobank_id=dataset.biobank_id)
-    _bump(session, dataset, {"aggregates": aggregates, "aggregated_at": now}, now)
-    audit.append(session, actor=user.name, action="aggregate", dataset_id=dataset_id, details={}, now=now)
     return dataset_view(session, dataset, actor)
