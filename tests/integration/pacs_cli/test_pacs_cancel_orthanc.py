@@ -176,8 +176,9 @@ def test_client_cancel_from_another_thread_ends_a_c_get(
     assert client.cancel() is False  # nothing runs any more
 
 
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_ctrl_c_during_pacs_retrieve_cancels_summarises_and_exits_130(
-    orthanc_clean: OrthancServer, big_study: PacsStudy, tmp_path: Path
+    orthanc_clean: OrthancServer, big_study: PacsStudy, tmp_path: Path, signum: int, exit_code: int
 ) -> None:
     ws_path = make_workspace(tmp_path / "ws", orthanc_clean)
     folder = ws_path / "incoming" / big_study.study_uid
@@ -193,14 +194,14 @@ def test_ctrl_c_during_pacs_retrieve_cancels_summarises_and_exits_130(
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "no file arrived"
             time.sleep(0.005)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
 
     on_disk = sorted(p.stem for p in folder.glob("*.dcm"))
-    assert process.returncode == 130, out + err
+    assert process.returncode == exit_code, out + err
     assert "Traceback" not in err, err
     assert "stopping: cancelling the retrieve on the PACS (C-CANCEL)" in out
     assert f"0 of 1 studies complete, {len(on_disk)} instances received, {len(on_disk)} indexed" in out
