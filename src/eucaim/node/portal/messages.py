@@ -156,6 +156,12 @@ ENGLISH: dict[str, str] = {
     "mine.rejected": "Rejected: {reason}",
     "mine.invalidated": "Invalidated: {reason}",
     "mine.job": "Creation job: {status} ({progress} %) {message}",
+    "mine.aggregation_job": "Recomputing the statistics: {status}, {progress} % ({message}). "
+    "The statistics below are the previous ones until it ends.",
+    "mine.aggregation_follow": "Reload to follow it",
+    "mine.aggregation_failed": "Recomputing the statistics failed: {message}",
+    "job.pending": "queued",
+    "job.running": "running",
     "mine.reason": "Reason",
     "mine.reason_help": "Shown to the data holder; required.",
     "mine.done": "Done: {action}.",

@@ -13,6 +13,11 @@ GET        /portal/review/{id}               review: metadata, statistics, decla
 Every action calls the service function behind its API endpoint (``apply_action`` for
 ``POST /datasets/{id}/{action}``, ``request_aggregation``, ``restart_job``); a refusal is shown
 next to the form that caused it.
+
+"Recompute statistics" is a job (on PostgreSQL, run by a queue worker). The form waits up to
+``PORTAL_WAIT_S`` for it and says "Done" only once it has finished; a job still queued or running
+then is shown on the dataset's page with its state and progress, as is a job that failed after
+the page was left, until the statistics are recomputed.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from eucaim.node.api.routes.datasets import job_runner, node_job_queue
 from eucaim.node.context import NodeContext
 from eucaim.node.db import session_scope
 from eucaim.node.jobs.aggregation import request_aggregation
-from eucaim.node.jobs.models import JobStatus
-from eucaim.node.jobs.start import REQUEST_WAIT_S, start_job
+from eucaim.node.jobs.models import JobKind, JobStatus
+from eucaim.node.jobs.records import JobRecord, job_view, latest_job
+from eucaim.node.jobs.start import start_job
 from eucaim.node.lifecycle import Action, DatasetState
 from eucaim.node.portal.declarations import read_declarations
 from eucaim.node.portal.figures import figures
@@ -44,19 +50,22 @@ router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=
 
 ACTIONS = {a.value: a for a in Action}
 RESTART = "restart"
+# How long the recompute form waits for its job before showing the page with the job's state: a
+# browser left hanging looks broken, and the page says how far the job got.
+PORTAL_WAIT_S = 10.0
 
 
 def _perform(
     request: Request, node: NodeContext, user_id: int, dataset_id: str, action: str, reason: str
-) -> None:
-    """Run one action through the service its API endpoint uses."""
+) -> JobRecord | None:
+    """Run one action through the service its API endpoint uses; return its job, if it is one."""
     now = datetime.now(UTC)
     if action == Action.AGGREGATE.value:  # a job, started as POST /datasets/{id}/aggregate starts it
         job = request_aggregation(node.sessions, dataset_id=dataset_id, user_id=user_id, now=now)
-        job = start_job(node, node_job_queue(request), job, wait_s=REQUEST_WAIT_S)
+        job = start_job(node, node_job_queue(request), job, wait_s=PORTAL_WAIT_S)
         if job.status is JobStatus.ERROR:
             raise Conflict(f"recomputing the statistics failed: {job.message}")
-        return
+        return job
     with session_scope(node.sessions) as session:
         if action == RESTART:
             dataset_jobs.restart_job(session, dataset_id=dataset_id, user_id=user_id, now=now)
@@ -71,6 +80,20 @@ def _perform(
             )
     if action == RESTART:  # queued only once the restart is committed, as POST .../job/restart does
         job_runner(request, node).submit(dataset_id)
+    return None
+
+
+def _aggregation_to_show(
+    node: NodeContext, dataset_id: str, aggregated_at: str | None
+) -> dict[str, Any] | None:
+    """Return the dataset's aggregation job while unfinished, or failed after the last success."""
+    job = latest_job(node.sessions, kind=JobKind.AGGREGATE, subject=dataset_id)
+    if job is None or job.status is JobStatus.FINISHED:
+        return None
+    failed_at = job.finished_at if job.status is JobStatus.ERROR else None
+    if failed_at is not None and aggregated_at and datetime.fromisoformat(aggregated_at) >= failed_at:
+        return None  # recomputed successfully since (through the API, say)
+    return job_view(job)
 
 
 @router.get("/me", response_class=HTMLResponse)
@@ -109,6 +132,7 @@ def dataset_page_response(
         declared = read_declarations(session, node.store, dataset_id=dataset_id) if review else None
     values: dict[str, Any] = {
         "dataset": view,
+        "aggregation": _aggregation_to_show(node, dataset_id, view.get("aggregatedAt")),
         "history": history,
         "declared": declared,
         "figures": figures(view.get("aggregates"), threshold=1) if review else [],
@@ -148,7 +172,7 @@ def dataset_action(
         )
     node = context_of(request)
     try:
-        _perform(request, node, user.user_id, dataset_id, action, reason)
+        job = _perform(request, node, user.user_id, dataset_id, action, reason)
     except EucaimError as exc:
         message = exc.args[0] if exc.args else str(exc)
         if exc.hint:
@@ -156,6 +180,8 @@ def dataset_action(
         return dataset_page_response(
             request, dataset_id, review=review, error=message, error_action=action, status=status_for(exc)
         )
+    if job is not None and job.status is not JobStatus.FINISHED:
+        return redirect(f"/portal/my/datasets/{dataset_id}")  # the page shows the job under way
     return redirect(f"/portal/my/datasets/{dataset_id}?done={action}")
 
 
