@@ -9,7 +9,7 @@ APT_PACKAGES := orthanc orthanc-dicomweb dcmtk dicom3tools postgresql-15 tessera
 APT_BINARIES := /usr/sbin/Orthanc /usr/bin/storescu /usr/bin/dciodvfy /usr/share/orthanc/plugins/libOrthancDicomWeb.so \
 	/usr/lib/postgresql/15/bin/initdb /usr/bin/tesseract /usr/bin/chromium
 
-.PHONY: venv demo test lint typecheck pytest system-deps clean bench bench-quick
+.PHONY: venv demo test lint typecheck pytest pytest-node-variants system-deps clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +46,22 @@ AXE := node_modules/axe-core/axe.min.js
 $(AXE):
 	npm install --no-save --no-package-lock --silent axe-core
 
+# The node's suite again on the other image stores and on PostgreSQL (the run above is filesystem
+# + SQLite; tests/support/node_store.py says how a variant is chosen). node_stores, node_workers
+# and node_jobs choose their stores and databases themselves. node_api (schemathesis) reruns on
+# PostgreSQL only: its requests reach no stored object, but PostgreSQL refuses values SQLite takes.
+NODE_SUITE := tests/integration/node tests/integration/node_access tests/integration/node_accounts \
+	tests/integration/node_ops tests/integration/datasets tests/integration/clinical_node
+
 pytest: $(STAMP) system-deps $(AXE)
 	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(MAKE) --no-print-directory pytest-node-variants
+
+pytest-node-variants: $(STAMP) system-deps
+	EUCAIM_TEST_NODE_STORE=s3 $(BIN)/pytest -q -n 2 --dist loadfile $(NODE_SUITE)
+	EUCAIM_TEST_NODE_STORE=dicomweb $(BIN)/pytest -q -n 2 --dist loadfile $(NODE_SUITE)
+	EUCAIM_TEST_NODE_DATABASE=postgresql $(BIN)/pytest -q -n 2 --dist loadfile $(NODE_SUITE) tests/integration/node_api
+	EUCAIM_TEST_NODE_STORE=s3 EUCAIM_TEST_NODE_DATABASE=postgresql $(BIN)/pytest -q -n 2 --dist loadfile $(NODE_SUITE)
 
 test: system-deps lint typecheck pytest
 
