@@ -26,7 +26,8 @@ from pathlib import Path
 from eucaim.errors import ConfigError, TransientError
 from eucaim.ingest.config import PacsSettings, WorkspaceConfig
 from eucaim.ingest.scanner import scan_paths
-from eucaim.ingest.sources.pacs import PacsClient, PacsConfig, PacsError, StopCheck
+from eucaim.ingest.sources.cancel import StopCheck
+from eucaim.ingest.sources.pacs import PacsClient, PacsConfig, PacsError
 from eucaim.ingest.sources.query import StudyMatch, StudyQuery
 from eucaim.ingest.sources.querylist import QueryColumn, parse_date, read_query_list
 from eucaim.ingest.sources.receiver import Receiver

@@ -18,7 +18,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,7 @@ from pynetdicom import AE, build_context, evt
 from pynetdicom.association import Association
 
 from eucaim.errors import ConfigError, EucaimError, TransientError
+from eucaim.ingest.sources.cancel import RetrieveCancellation, StopCheck
 from eucaim.ingest.sources.contexts import retrieve_contexts, storage_scp_roles
 from eucaim.ingest.sources.dimse_log import quiet_pynetdicom
 from eucaim.ingest.sources.query import (
@@ -52,10 +53,6 @@ _PENDING = frozenset({0xFF00, 0xFF01})
 _SUCCESS, _WARNING, _CANCEL = 0x0000, 0xB000, 0xFE00
 _MOVE_DESTINATION_UNKNOWN = 0xA801
 _RETRIEVE_MSG_ID = 1  # one C-GET/C-MOVE per association: its Message ID, which C-CANCEL names
-_WATCH_INTERVAL_S = 0.1
-
-StopCheck = Callable[[], bool]
-"""Asked between responses (and every 0.1 s from a watcher): True cancels the running retrieve."""
 
 
 def _is_out_of_resources(code: int) -> bool:
@@ -166,92 +163,12 @@ def _count(status: Dataset, keyword: str) -> int:
         return 0
 
 
-class _Cancellation:
-    """Watches one running C-GET/C-MOVE: sends C-CANCEL once asked, aborts if the PACS ignores it.
-
-    ``check`` runs between responses (in the retrieving thread) and every 0.1 s in a watcher
-    thread, so a stop is noticed even while the PACS sends nothing.
-    """
-
-    def __init__(
-        self, assoc: Association, query_model: str, should_stop: StopCheck | None, grace: float, where: str
-    ) -> None:
-        self._assoc = assoc
-        self._query_model = query_model
-        self._should_stop = should_stop
-        self._grace = grace
-        self._where = where
-        self._lock = threading.Lock()
-        self._asked = threading.Event()
-        self._done = threading.Event()
-        self.cancel_sent_at: float | None = None
-        self.aborted = False
-        self._thread = threading.Thread(target=self._watch, name="pacs-cancel", daemon=True)
-
-    @property
-    def cancel_sent(self) -> bool:
-        return self.cancel_sent_at is not None
-
-    def request(self) -> None:
-        """Cancel now, whatever ``should_stop`` says (from any thread)."""
-        self._asked.set()
-        self.check()
-
-    def check(self) -> None:
-        """Send C-CANCEL, once, when a stop was asked."""
-        if self.cancel_sent_at is not None or self._done.is_set():
-            return
-        if not (self._asked.is_set() or (self._should_stop is not None and self._should_stop())):
-            return
-        with self._lock:
-            if self.cancel_sent_at is not None or self._done.is_set():
-                return
-            self.cancel_sent_at = time.monotonic()
-            try:
-                self._assoc.send_c_cancel(_RETRIEVE_MSG_ID, query_model=self._query_model)
-            except (RuntimeError, ValueError):
-                return  # the association ended meanwhile: nothing left to cancel
-        logger.info("C-CANCEL sent to %s", self._where)
-
-    def _watch(self) -> None:
-        while not self._done.wait(_WATCH_INTERVAL_S):
-            self.check()
-            sent = self.cancel_sent_at
-            if sent is not None and time.monotonic() - sent >= self._grace:
-                self._abort()
-                return
-
-    def _abort(self) -> None:
-        with self._lock:
-            if self._done.is_set():
-                return
-            self.aborted = True
-        logger.warning(
-            "%s did not end the retrieve within %.0f s of C-CANCEL: aborting the association",
-            self._where,
-            self._grace,
-        )
-        self._assoc.abort()
-        # Wake the response loop now rather than after the DIMSE timeout (pynetdicom itself puts
-        # this item when the peer goes away).
-        self._assoc.dimse.msg_queue.put((None, None))
-
-    def __enter__(self) -> _Cancellation:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._done.set()
-        self._thread.join()
-
-
 class PacsClient:
     """A DIMSE client for one PACS. Every call opens and releases its own association."""
 
     def __init__(self, config: PacsConfig) -> None:
         self.config = config
-        self._running: _Cancellation | None = None
+        self._running: RetrieveCancellation | None = None
         self._running_lock = threading.Lock()
         quiet_pynetdicom()
 
@@ -469,8 +386,10 @@ class PacsClient:
     @contextmanager
     def _cancellable(
         self, assoc: Association, query_model: str, should_stop: StopCheck | None
-    ) -> Iterator[_Cancellation]:
-        watch = _Cancellation(assoc, query_model, should_stop, self.config.cancel_grace, self._where)
+    ) -> Iterator[RetrieveCancellation]:
+        watch = RetrieveCancellation(
+            assoc, _RETRIEVE_MSG_ID, query_model, should_stop, self.config.cancel_grace, self._where
+        )
         with watch:
             with self._running_lock:
                 self._running = watch
@@ -589,7 +508,7 @@ class PacsClient:
         operation: str,
         *,
         dest_aet: str | None = None,
-        watch: _Cancellation | None = None,
+        watch: RetrieveCancellation | None = None,
     ) -> Dataset | None:
         """The final response; None when the association ended after our C-CANCEL without one."""
         final: Dataset | None = None
@@ -618,7 +537,7 @@ class PacsClient:
         self,
         final: Dataset | None,
         operation: str,
-        watch: _Cancellation,
+        watch: RetrieveCancellation,
         *,
         received: int = 0,
         refused: int = 0,
@@ -667,7 +586,7 @@ class PacsClient:
         return result
 
     def _cancelled(
-        self, final: Dataset | None, operation: str, watch: _Cancellation, received: int, refused: int
+        self, final: Dataset | None, operation: str, watch: RetrieveCancellation, received: int, refused: int
     ) -> RetrieveResult:
         result = RetrieveResult(
             status=_CANCEL if final is None else int(final.Status),

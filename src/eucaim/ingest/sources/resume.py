@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from eucaim.ingest.sources.pacs import InstanceRef, PacsClient, RetrieveResult, StopCheck
+from eucaim.ingest.sources.cancel import StopCheck
+from eucaim.ingest.sources.pacs import InstanceRef, PacsClient, RetrieveResult
 from eucaim.ingest.sources.writer import OnStored
 
 logger = logging.getLogger(__name__)
