@@ -276,8 +276,9 @@ def _write_value(
 def _value_bytes(elem: DataElement, encodings: str | list[str]) -> bytes | None:
     """The encoded value of a common element, or None when pydicom must encode it."""
     vr, value = elem.VR, elem.value
-    if value is None or value == "" or (isinstance(value, MultiValue | list | bytes) and not value):
+    if value is None or (isinstance(value, str | bytes | MultiValue | list) and len(value) == 0):
         return b""  # pydicom writes no value for an empty element, whatever its VR
+    # (No `value == ""`: a numpy array would compare element-wise and raise.)
     number = _NUMBER_FORMATS.get(vr)
     if number is not None:
         if type(value) not in (int, float):

@@ -18,6 +18,7 @@ import pydicom.data
 import pytest
 
 from eucaim.deid import encode
+from eucaim.deid.declare import rebuild_file_meta
 from eucaim.deid.files import read_dicom
 from eucaim.deid.quiet import pydicom_quiet
 from eucaim.errors import DeidentificationError, InvalidDicomError
@@ -121,3 +122,68 @@ def test_folder_deid_writes_each_file_once_in_its_final_place(tmp_path: Path) ->
     assert (expected / f"{reference.sop_instance_uid}.dcm").read_bytes() == (
         tmp_path / "ref.dcm"
     ).read_bytes()
+
+
+def _written_by_engine_meta(ds: pydicom.Dataset, syntax: str) -> pydicom.Dataset:
+    """``ds`` with the file meta the engine gives every output."""
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    ds.SOPInstanceUID = "2.25.1234567"
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = syntax
+    rebuild_file_meta(ds)
+    return ds
+
+
+@pytest.mark.parametrize("syntax", ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"])
+@pytest.mark.parametrize(
+    ("keyword", "vr", "value"),
+    [
+        ("PatientName", "PN", "EUCAIM-0123456789ABCDE"),  # odd length: padded with a space
+        ("PatientName", "PN", "Yamada^Tarou=山田^太郎"),  # component groups and non-ASCII: pydicom's
+        ("OtherPatientNames", "PN", ["A^B", "C^D"]),
+        ("ReferringPhysicianName", "PN", None),
+        ("StudyDescription", "LO", "Étude thorax"),  # non-ASCII under the default character set
+        ("ReferencedSOPInstanceUID", "UI", ["1.2.3", "1.2.34"]),  # multi-valued, \0 padding
+        ("StudyDate", "DA", ""),
+        ("Rows", "US", 512),
+        ("ImageType", "CS", ["ORIGINAL", "PRIMARY"]),
+        ("WindowCenter", "DS", "40"),
+        ("RedPaletteColorLookupTableData", "OW", b"\x01\x02\x03"),  # odd length: padded with \0
+        ("EncapsulatedDocument", "OB", b""),
+        ("LossyImageCompressionRatio", "DS", ["10.5", "2"]),
+        ("SliceLocation", "DS", 1.5),
+        ("PixelSpacing", "DS", [0.5, 0.5]),
+        ("RescaleSlope", "DS", None),
+        ("FrameTime", "DS", "33.3"),
+        ("ContentTime", "TM", "101500.12"),
+        ("BitsAllocated", "US", 16),
+        ("SmallestImagePixelValue", "SS", -5),
+        ("ReferencedFrameNumber", "IS", ["1", "2", "3"]),
+    ],
+)
+def test_writer_matches_pydicom_for_each_kind_of_value(
+    keyword: str, vr: str, value: object, syntax: str
+) -> None:
+    # Read from bytes first, as the engine's datasets are: a dataset built in memory is left to
+    # pydicom whole, and this test would then check nothing of ours.
+    built = pydicom.Dataset()
+    built.SpecificCharacterSet = "ISO_IR 192" if "=" in str(value) else "ISO_IR 100"
+    built.ReferencedSeriesSequence = [pydicom.Dataset()]
+    encoded = _pydicom_bytes(_written_by_engine_meta(built, syntax))
+    assert isinstance(encoded, bytes)
+    ds = pydicom.dcmread(BytesIO(encoded))
+    rebuild_file_meta(ds)
+    ds.add_new(keyword, vr, value)
+    ds.ReferencedSeriesSequence[0].add_new(keyword, vr, value)
+    with pydicom_quiet():
+        fast = b"".join(encode._encode_fast(ds))
+    assert fast == _pydicom_bytes(ds)
+
+
+def test_writer_fails_where_pydicom_fails() -> None:
+    ds = _written_by_engine_meta(pydicom.Dataset(), "1.2.840.10008.1.2.1")
+    with pydicom_quiet():
+        ds.add_new("Rows", "US", 70000)  # does not fit an unsigned short
+    with pytest.raises(OSError), pydicom_quiet():
+        encode.encode_part10(ds)
+    assert _pydicom_bytes(ds) == "OSError"
