@@ -25,9 +25,12 @@ from eucaim.deid.engine import Deidentifier, DeidOutcome
 from eucaim.deid.quiet import pydicom_quiet
 from eucaim.errors import DeidentificationError, InvalidDicomError
 
-# Unique per process and call; a stale name left by a dead process with the same PID is truncated.
+# Unique per process and call. Created exclusively, never through a symlink, owner-only (as
+# mkstemp did); a stale file left by a dead process with the same PID is removed first.
 _temp_numbers = itertools.count()
-_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+_CREATE_FLAGS = (
+    os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+)
 _REQUIRED = ("SOPInstanceUID", "SOPClassUID", "StudyInstanceUID", "SeriesInstanceUID")
 _NATIVE_SYNTAXES = frozenset(
     {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}
@@ -286,10 +289,13 @@ def _write_atomically(dst: Path, parts: list[bytes]) -> None:
     """Write ``parts`` to a temporary file beside ``dst`` and rename it: readers never see half a file."""
     tmp = dst.parent / f".deid-{os.getpid()}-{next(_temp_numbers)}.tmp"
     try:
-        fd = os.open(tmp, _CREATE_FLAGS, 0o644)
+        fd = os.open(tmp, _CREATE_FLAGS, 0o600)
     except FileNotFoundError:  # first file of this folder: make it, then try again
         dst.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, _CREATE_FLAGS, 0o644)
+        fd = os.open(tmp, _CREATE_FLAGS, 0o600)
+    except FileExistsError:
+        os.unlink(tmp)
+        fd = os.open(tmp, _CREATE_FLAGS, 0o600)
     try:
         try:
             for part in parts:

@@ -187,3 +187,31 @@ def test_writer_fails_where_pydicom_fails() -> None:
     with pytest.raises(OSError), pydicom_quiet():
         encode.encode_part10(ds)
     assert _pydicom_bytes(ds) == "OSError"
+
+
+def test_written_files_are_owner_only_and_a_planted_link_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import itertools
+    import os
+    import stat
+
+    from eucaim.deid import files
+    from eucaim.deid.engine import Deidentifier
+    from eucaim.deid.profile import load_profile
+
+    from .conftest import SECRET, make_instance
+
+    src = tmp_path / "in.dcm"
+    make_instance().save_as(src, enforce_file_format=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    out = tmp_path / "out"
+    out.mkdir()
+    # The temporary name the next write will use, planted as a link to another file.
+    monkeypatch.setattr(files, "_temp_numbers", itertools.count(7))
+    (out / f".deid-{os.getpid()}-7.tmp").symlink_to(victim)
+    files.deidentify_file(src, out / "x.dcm", Deidentifier(load_profile("eucaim"), SECRET))
+    assert victim.read_text() == "keep me"
+    assert stat.S_IMODE((out / "x.dcm").stat().st_mode) == 0o600
+    assert sorted(p.name for p in out.iterdir()) == ["x.dcm"]
