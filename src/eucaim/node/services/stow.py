@@ -12,6 +12,11 @@ A request runs in four steps:
    on stores gc collects from (filesystem, S3); the request keeps a hard link to each part's
    bytes until then.
 
+A re-sent instance the node already indexes (same bytes) stores nothing new, but its object is
+checked too (a stat, a HEAD, on a PACS a QIDO): one its row names but the store lost (a disk
+restore, an operator, a bucket lifecycle rule) is written again from the request's bytes, so
+re-sending repairs it. The answer is the same as for any re-send.
+
 The object is always in the store before its row is committed, so a crash leaves at most an
 unindexed object that a re-send of the same bytes finds in place. Concurrent requests storing the
 same instance meet at the unique index on (biobank, SOPInstanceUID): when the batch transaction hits
@@ -44,7 +49,7 @@ from eucaim.node.dicomweb.stow import check_against_stored, check_instance, chec
 from eucaim.node.models import Instance, Series, Study
 from eucaim.node.store import ImageStore, object_key
 from eucaim.node.store.gc import is_collectable
-from eucaim.node.store.write_once import place_once, put_back_if_gone
+from eucaim.node.store.write_once import place_once, put_back_if_absent, put_back_if_gone
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +66,7 @@ class StowOutcome:
     study_uids: set[str] = field(default_factory=set)
     new_instances: int = 0
     new_bytes: int = 0
+    repaired: int = 0  # re-sent instances whose lost object was written again
 
 
 class DicomwebUrls:
@@ -96,6 +102,16 @@ class _New:
     indexed: bool = False
 
 
+@dataclass
+class _Held:
+    """A re-sent instance the node already indexes with these bytes, under ``key`` (its row's)."""
+
+    part: SpooledPart
+    header: InstanceHeader
+    key: str
+    size: int
+
+
 def store_parts(
     *,
     factory: sessionmaker[Session],
@@ -112,7 +128,7 @@ def store_parts(
     ``spool_error`` is why reading the body stopped early, if it did (explains incomplete parts).
     """
     outcome = StowOutcome()
-    held: list[InstanceHeader] = []
+    held: list[_Held] = []
     with factory() as session:
         new = _check(session, biobank_id, biobank_code, parts, url_study_uid, outcome, held, spool_error)
     recheck = is_collectable(store)
@@ -120,7 +136,8 @@ def store_parts(
     indexed = _index_all(factory, store, biobank_id, placed, outcome)
     if recheck:
         _recheck_all(store, [item for item in placed if item.indexed])
-    for header in [*held, *indexed]:
+    kept = _repair_held(store, held, outcome, can_stat=recheck)
+    for header in [*kept, *indexed]:
         outcome.stored.append(
             StoredInstance(
                 header.sop_class_uid,
@@ -130,12 +147,14 @@ def store_parts(
         )
         outcome.study_uids.add(header.study_instance_uid)
     logger.info(
-        "STOW into biobank %s: %d part(s), %d held, %d new (%d bytes), %d refused",
+        "STOW into biobank %s: %d part(s), %d held, %d new (%d bytes), %d lost object(s) written "
+        "again, %d refused",
         biobank_code,
         len(parts),
         len(outcome.stored),
         outcome.new_instances,
         outcome.new_bytes,
+        outcome.repaired,
         len(outcome.failed),
     )
     return outcome
@@ -148,7 +167,7 @@ def _check(
     parts: Sequence[SpooledPart],
     url_study_uid: str | None,
     outcome: StowOutcome,
-    held: list[InstanceHeader],
+    held: list[_Held],
     spool_error: str | None,
 ) -> list[_New]:
     """Sort parts into refused (to ``outcome``), already held (to ``held``) and new (returned)."""
@@ -163,13 +182,14 @@ def _check(
             failure = check_instance(header, url_study_uid=url_study_uid)
         if failure is None and header is not None:
             uid = header.sop_instance_uid
-            stored_sha = in_request.get(uid) or _stored_sha256(session, biobank_id, uid)
+            row = None if uid in in_request else _stored_row(session, biobank_id, uid)
+            stored_sha = in_request.get(uid) or (row[0] if row is not None else None)
             failure = check_against_stored(header, stored_sha256=stored_sha, received_sha256=part.sha256)
             if failure is None and stored_sha is None:
                 new.append(_New(part, header, key))
                 in_request[uid] = part.sha256
-            elif failure is None and uid not in in_request:
-                held.append(header)
+            elif failure is None and row is not None:
+                held.append(_Held(part, header, key=row[1], size=row[2]))
         if failure is not None:
             outcome.failed.append(failure)
     return new
@@ -201,10 +221,14 @@ def _read(part: SpooledPart, biobank_code: str) -> tuple[InstanceHeader | None, 
     return header, key, None
 
 
-def _stored_sha256(session: Session, biobank_id: int, sop_uid: str) -> str | None:
-    return session.scalar(
-        select(Instance.sha256).where(Instance.biobank_id == biobank_id, Instance.sop_instance_uid == sop_uid)
-    )
+def _stored_row(session: Session, biobank_id: int, sop_uid: str) -> tuple[str, str, int] | None:
+    """Return the sha256, storage_key and size of the instance's index row, if it has one."""
+    row = session.execute(
+        select(Instance.sha256, Instance.storage_key, Instance.size).where(
+            Instance.biobank_id == biobank_id, Instance.sop_instance_uid == sop_uid
+        )
+    ).first()
+    return None if row is None else (row[0], row[1], row[2])
 
 
 def _put_all(
@@ -300,6 +324,57 @@ def _recheck_all(store: ImageStore, items: list[_New]) -> None:
 
     with ThreadPoolExecutor(min(PUT_CONCURRENCY, len(items)), thread_name_prefix="stow-recheck") as pool:
         list(pool.map(recheck, items))
+
+
+def _repair_held(
+    store: ImageStore, held: list[_Held], outcome: StowOutcome, *, can_stat: bool
+) -> list[InstanceHeader]:
+    """Write again every re-sent instance's object the store lost; return the headers now held.
+
+    With ``can_stat`` (filesystem, S3) a stat or HEAD per instance, and an object missing or of
+    another size than its row is written from the request's bytes, which are the row's (same
+    sha256); on a PACS a QIDO per instance, and a missing one is stored again. One that cannot be
+    written is refused like a failed put, so the client retries instead of trusting it.
+    """
+    if not held:
+        return []
+
+    def repair(item: _Held) -> Exception | bool:
+        source, sha256 = item.part.path, item.part.sha256
+        try:
+            if can_stat:
+                return put_back_if_gone(store, item.key, source, sha256=sha256, size=item.size)
+            return put_back_if_absent(store, item.key, source, sha256=sha256)
+        except (OSError, TransientError, Conflict) as exc:
+            return exc
+
+    # One check per object: a request may carry the same instance twice.
+    unique = list({item.key: item for item in held}.values())
+    with ThreadPoolExecutor(min(PUT_CONCURRENCY, len(unique)), thread_name_prefix="stow-repair") as pool:
+        results = dict(zip([item.key for item in unique], pool.map(repair, unique), strict=True))
+    for key, result in results.items():
+        if result is True:
+            logger.warning(
+                "object %s named by an index row was missing or truncated; written again from a re-send", key
+            )
+            outcome.repaired += 1
+        elif isinstance(result, Exception):
+            reason = result.strerror if isinstance(result, OSError) else str(result)
+            logger.error("could not write again the lost object %s: %s", key, reason)
+    kept = []
+    for item in held:
+        if not isinstance(results[item.key], Exception):
+            kept.append(item.header)
+            continue
+        outcome.failed.append(
+            FailedInstance(
+                item.header.sop_class_uid,
+                item.header.sop_instance_uid,
+                FailureReason.OUT_OF_RESOURCES,
+                "the node lost this instance's object and could not write it again; retry later",
+            )
+        )
+    return kept
 
 
 def _index_all(

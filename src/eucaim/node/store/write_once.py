@@ -16,6 +16,12 @@ found the same bytes already there). So once its row is committed, a STOW checks
 :func:`put_back_if_gone` and writes it again from the request's bytes. gc deletes and then reads
 the index; STOW commits and then reads the store: whichever comes second sees the other's write,
 so either gc puts the bytes back or STOW does.
+
+A re-sent instance whose row the index already holds (same bytes) gets the same check: an object
+the store lost behind the node's back (a disk restore, an operator, a bucket lifecycle rule) is
+written again from the request's bytes, so a hospital's re-send repairs it. The check is a stat or
+a HEAD (:func:`put_back_if_gone`, which also replaces an object of another size); on a PACS, whose
+size means reading the whole instance, it is a QIDO for presence (:func:`put_back_if_absent`).
 """
 
 from __future__ import annotations
@@ -62,8 +68,9 @@ def put_back_if_gone(store: ImageStore, key: str, source: Path, *, sha256: str, 
 
     Call after the row naming ``key`` (``sha256``, ``size``) is committed, with ``source`` still
     holding those bytes (consumed when written). A missing object is written again, once; an object
-    of another size under the key (only a further racing writer leaves one) is replaced, since the
-    committed row is the truth about what the key holds.
+    of another size under the key (a further racing writer, a partial restore) is replaced, since
+    the committed row is the truth about what the key holds. For stores whose ``size`` is a stat or
+    a HEAD (filesystem, S3).
     """
     try:
         if store.size(key) == size:
@@ -73,6 +80,25 @@ def put_back_if_gone(store: ImageStore, key: str, source: Path, *, sha256: str, 
             return True
     store.put_file(key, source)
     return True
+
+
+def put_back_if_absent(store: ImageStore, key: str, source: Path, *, sha256: str) -> bool:
+    """Write ``source`` under ``key`` when the store lists nothing there; True when written.
+
+    For a store that can only tell presence cheaply (a DICOMweb PACS: a QIDO; its ``size`` reads
+    the whole instance). ``source`` holds the bytes of the committed row naming ``key``.
+
+    Raises:
+        Conflict: another writer put other bytes there meanwhile.
+    """
+    if store.exists(key):
+        return False
+    if store.put_new(key, source, sha256=sha256):
+        return True
+    raise Conflict(
+        "the image store holds other bytes under this SOPInstanceUID",
+        hint="the node's index names other bytes than the store now holds; check the store",
+    )
 
 
 def sha256_of(stream: BinaryIO) -> tuple[str, int]:
