@@ -144,12 +144,17 @@ def test_a_job_whose_worker_is_killed_mid_job_is_finished_by_another(
             )
             assert created.status_code == 202, created.text
             dataset_id = created.json()["id"]
+            # "resolving selection" comes first and is quick; the lock holds the job at "freezing".
             running = _wait_for(
-                lambda: (job := _job(first, token, dataset_id))["status"] == "running" and job,
-                "the job to start",
+                lambda: (
+                    (job := _job(first, token, dataset_id))["status"] == "running"
+                    and job["message"].startswith("freezing")
+                    and job
+                ),
+                "the job to reach the frozen series list",
                 30,
             )
-            assert running["message"].startswith("freezing")
+            assert running["status"] == "running"
             first.process.send_signal(signal.SIGKILL)
             first.process.wait(10)
         blocker.rollback()  # the dead worker's transaction goes; nothing blocks the next one
