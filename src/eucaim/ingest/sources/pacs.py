@@ -263,13 +263,7 @@ class PacsClient:
         should_stop: StopCheck | None = None,
     ) -> RetrieveResult:
         """Retrieve some instances of one series by C-GET (an IMAGE-level UID-list retrieve)."""
-        _check_uid(study_uid)
-        _check_uid(series_uid, "series UID")
-        for uid in sop_uids:
-            _check_uid(uid, "SOP instance UID")
-        identifier = _retrieve_identifier("IMAGE", study_uid)
-        identifier.SeriesInstanceUID = series_uid
-        identifier.SOPInstanceUID = list(sop_uids)
+        identifier = _instances_identifier(study_uid, series_uid, sop_uids)
         return self._get(identifier, dest_dir, on_instance, should_stop)
 
     def find_instances(self, study_uid: str) -> list[InstanceRef]:
@@ -355,13 +349,7 @@ class PacsClient:
         should_stop: StopCheck | None = None,
     ) -> RetrieveResult:
         """Ask the PACS to send some instances of one series by C-MOVE (an IMAGE-level UID list)."""
-        _check_uid(study_uid)
-        _check_uid(series_uid, "series UID")
-        for uid in sop_uids:
-            _check_uid(uid, "SOP instance UID")
-        identifier = _retrieve_identifier("IMAGE", study_uid)
-        identifier.SeriesInstanceUID = series_uid
-        identifier.SOPInstanceUID = list(sop_uids)
+        identifier = _instances_identifier(study_uid, series_uid, sop_uids)
         return self._move(identifier, dest_aet, should_stop)
 
     def _move(self, identifier: Dataset, dest_aet: str, should_stop: StopCheck | None) -> RetrieveResult:
@@ -627,3 +615,15 @@ def _retrieve_identifier(level: str, study_uid: str) -> Dataset:
     ds.QueryRetrieveLevel = level
     ds.StudyInstanceUID = study_uid
     return ds
+
+
+def _instances_identifier(study_uid: str, series_uid: str, sop_uids: Sequence[str]) -> Dataset:
+    """An IMAGE-level UID-list identifier (C-GET or C-MOVE of the instances a rerun still lacks)."""
+    _check_uid(study_uid)
+    _check_uid(series_uid, "series UID")
+    for uid in sop_uids:
+        _check_uid(uid, "SOP instance UID")
+    identifier = _retrieve_identifier("IMAGE", study_uid)
+    identifier.SeriesInstanceUID = series_uid
+    identifier.SOPInstanceUID = list(sop_uids)
+    return identifier
