@@ -22,14 +22,11 @@ def request(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Ask for a new biobank; an admin of the node approves (you become its manager) or declines."""
-    from eucaim.ingest.node_accounts import bearer_token, request_biobank
-    from eucaim.ingest.upload.http import build_client
-    from eucaim.ingest.workspace import Workspace
+    from eucaim.ingest.biobank_requests import ask_for_biobank
 
-    with Workspace.open(resolve_workspace_path(workspace)) as ws:
-        token = bearer_token(ws)
-        with build_client(ws.config.node.url, ca_bundle=ws.ca_bundle, timeout_s=30) as client:
-            asked = request_biobank(client, token, code=code, name=name, description=description, url=url)
+    asked = ask_for_biobank(
+        resolve_workspace_path(workspace), code=code, name=name, description=description, url=url
+    )
     console.print(f"request {asked['id']} for biobank {asked['code']} is {asked['status']}", markup=False)
     console.print("see its answer with: eucaim-ingest biobank requests", markup=False)
 
@@ -37,14 +34,9 @@ def request(
 @biobank_app.command("requests")
 def requests(workspace: WorkspaceOption = None) -> None:
     """Show your biobank requests and their answers (with the reason of a decline)."""
-    from eucaim.ingest.node_accounts import bearer_token, my_requests
-    from eucaim.ingest.upload.http import build_client
-    from eucaim.ingest.workspace import Workspace
+    from eucaim.ingest.biobank_requests import answer_of, my_biobank_requests
 
-    with Workspace.open(resolve_workspace_path(workspace)) as ws:
-        token = bearer_token(ws)
-        with build_client(ws.config.node.url, ca_bundle=ws.ca_bundle, timeout_s=30) as client:
-            mine = my_requests(client, token)
+    mine = my_biobank_requests(resolve_workspace_path(workspace)).requests
     if not mine:
         console.print("no biobank requests yet; ask with: eucaim-ingest biobank request --code C --name N")
         return
@@ -53,8 +45,12 @@ def requests(workspace: WorkspaceOption = None) -> None:
         # Fold rather than cut: a listing must show every URL and reason in full, at any width.
         table.add_column(column, overflow="fold")
     for item in mine:
-        answer = item.get("reason") or (f"biobank {item['biobank']} is yours" if item.get("biobank") else "")
         table.add_row(
-            str(item["id"]), item["code"], item["name"], item["status"], item["created_at"][:16], answer
+            str(item["id"]),
+            item["code"],
+            item["name"],
+            item["status"],
+            item["created_at"][:16],
+            answer_of(item),
         )
     console.print(table)

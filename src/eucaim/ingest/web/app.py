@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from eucaim.ingest.web import (
+    routes_biobank,
     routes_data,
     routes_dataset,
     routes_login,
@@ -101,4 +102,5 @@ def create_app(settings: UiSettings) -> FastAPI:
     app.include_router(routes_transfer.router)
     app.include_router(routes_data.router)
     app.include_router(routes_dataset.router)
+    app.include_router(routes_biobank.router)
     return app

@@ -341,3 +341,44 @@ MESSAGES.update(
         "transfer.run_rate": "Uploads at most {rate} MB/s.",
     }
 )
+
+# The Biobank page (routes_biobank.py): ask the node for a biobank, follow the answers.
+MESSAGES.update(
+    {
+        "biobank.link": "No biobank on the node yet? Ask for one, and follow your requests",
+        "biobank.title": "Biobank requests",
+        "biobank.not_eucaim": "Biobanks are asked for on a EUCAIM node; on XNAT, the project is made by "
+        "its administrator.",
+        "biobank.have": "You manage biobank {code} on the node: this workspace can send to it.",
+        "biobank.have_not": "You do not manage a biobank {code} on the node yet: ask for it below (an "
+        "administrator of the node approves or declines), or ask for another code.",
+        "biobank.ask": "Ask for a biobank",
+        "biobank.intro": "An administrator of the node approves the request (you become the biobank's "
+        "manager) or declines it with a reason, shown below.",
+        "biobank.code": "Code",
+        "biobank.code_help": "Used in URLs: letters, digits, - and _.",
+        "biobank.name": "Name",
+        "biobank.description": "Description",
+        "biobank.description_help": "Optional: what the collection holds.",
+        "biobank.url": "Web page",
+        "biobank.url_help": "Optional: the collection's web page, starting with https://",
+        "biobank.code_missing": "Give the code the biobank should have.",
+        "biobank.name_missing": "Give the biobank a name.",
+        "biobank.url_bad": "Give an address starting with https:// (or leave it empty).",
+        "biobank.already_sending": "A request is still being sent; wait for its answer.",
+        "biobank.submit": "Send request",
+        "biobank.sending": "Sending the request to the node…",
+        "biobank.sent": "Request {id} for biobank {code} is {status}.",
+        "biobank.requests": "Your requests",
+        "biobank.requests_caption": "{n} request(s), oldest first",
+        "biobank.none": "No biobank requests yet.",
+        "biobank.refresh": "Read the answers again",
+        "biobank.col_id": "Request",
+        "biobank.col_state": "State",
+        "biobank.col_asked": "Asked (UTC)",
+        "biobank.col_answer": "Answer",
+        "biobank.state_pending": "pending",
+        "biobank.state_approved": "approved",
+        "biobank.state_declined": "declined",
+    }
+)
