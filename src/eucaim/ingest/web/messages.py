@@ -382,3 +382,14 @@ MESSAGES.update(
         "biobank.state_declined": "declined",
     }
 )
+
+# The dataset page: running a dataset's failed creation again (``eucaim-ingest dataset restart``).
+MESSAGES.update(
+    {
+        "dataset.restart": "Run the creation again",
+        "dataset.restart_help": "The node keeps dataset {id} and its selection. First send what it said "
+        "was missing (steps 1 to 5), then run the creation again: the node builds the same dataset.",
+        "dataset.build_failed": "The node could not build this dataset: {error}",
+        "dataset.building": "The node is building this dataset: {message} ({percent} %)",
+    }
+)

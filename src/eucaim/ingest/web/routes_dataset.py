@@ -1,9 +1,10 @@
 """Steps 6 and 7: the dataset (what goes in, new versions, metadata, release; XNAT: the project) and status.
 
-Creating a dataset and releasing an XNAT project run as background jobs (the node builds the
-dataset asynchronously; XNAT is asked series by series); the page follows the job and shows its
-outcome next to the form it came from. Every action is the call ``eucaim-ingest dataset ...``
-makes, through the same client and selection code, and the page shows that command.
+Creating a dataset, running a failed creation again and releasing an XNAT project run as
+background jobs (the node builds the dataset asynchronously; XNAT is asked series by series); the
+page follows the job and shows its outcome next to the form it came from. Every action is the call
+``eucaim-ingest dataset ...`` makes, through the same client and selection code, and the page shows
+that command.
 """
 
 from __future__ import annotations
@@ -97,12 +98,19 @@ def _dataset_page(
         previous = previous or entered.get("previous")
     dataset: dict[str, Any] | None = None
     previous_dataset: dict[str, Any] | None = None
+    restartable: str | None = None  # the dataset whose failed creation the page offers to run again
     try:
         with dataset_client(settings) as (client, _):
             if not (new or previous or creating or failed):
                 dataset_id = _choose_dataset(client, settings, dataset_id)
                 if dataset_id is not None:
                     dataset = client.get(dataset_id)
+                    restartable = dataset_id if "restart" in dataset.get("allowedActions", []) else None
+            elif failed and job is not None and job.detail.get("id"):
+                # The node accepted the dataset but could not build it: it may be run again.
+                failed_id = str(job.detail["id"])
+                allowed = client.get(failed_id).get("allowedActions", [])
+                restartable = failed_id if "restart" in allowed else None
             if previous:
                 previous_dataset = client.get(previous)
     except EucaimError as exc:
@@ -124,6 +132,7 @@ def _dataset_page(
         "dataset",
         dataset=dataset,
         create_job=job if (creating or failed) else None,
+        restartable=restartable,
         previous=previous_dataset,
         fields=DATASET_FIELDS,
         choices=choices,
@@ -135,7 +144,10 @@ def _dataset_page(
         value=lambda k: field_value(dataset or {}, k),
         percent=completeness(dataset) if dataset else 0,
         status_code=422 if error or scope_error else 200,
-        commands=_commands(settings, dataset, job, previous),
+        commands=[
+            *_commands(settings, dataset, job, previous),
+            *([cli(settings, "dataset", "restart", restartable)] if restartable else []),
+        ],
     )
 
 
@@ -153,6 +165,8 @@ def _commands(
         ]
     ident = dataset["id"]
     made_here = [job.command] if job is not None and job.detail.get("id") == ident else []
+    if dataset["state"] == "creating":
+        return [*made_here, cli(settings, "dataset", "status", ident)]
     if dataset["state"] == "draft":
         return [
             *made_here,
@@ -211,23 +225,57 @@ async def dataset_create(request: Request) -> Response:
                 selection=chosen,
                 metadata={"previousId": previous} if previous else {},
             )
-            dataset_id = job.detail["id"] = created["id"]
-            job.progress = f"dataset {dataset_id}: queued"
-
-            def show(state: dict[str, Any]) -> None:
-                job.progress = f"dataset {dataset_id}: {state['message']} ({state['progress']:.0%})"
-
-            state = client.wait_for_job(dataset_id, on_progress=show)
-        if state["status"] == "error":
-            raise ConfigError(
-                f"the node could not create dataset {dataset_id}: {state['message']}",
-                hint=f"fix the cause, then run `eucaim-ingest dataset restart {dataset_id}`",
-            )
-        return f"dataset {dataset_id} created"
+            job.detail["id"] = created["id"]
+            return _follow(job, client, created["id"], "queued")
 
     if not settings.jobs.start(Job(CREATE, command, detail={"form": entered}), work):
         return render(request, "busy.html", "dataset", commands=[])
     settings.jobs.wait(timeout=1.0)  # a small dataset is built at once; a big one shows its progress
+    return RedirectResponse("/dataset", status_code=303)
+
+
+def _follow(job: Job, client: Any, dataset_id: str, first: str) -> str:
+    """Follow the node's creation job of ``dataset_id`` in ``job.progress``, as the CLI's ``_follow`` does.
+
+    Raises:
+        ConfigError: the node's job ended in error (its message, and how to run it again).
+    """
+    job.progress = f"dataset {dataset_id}: {first}"
+
+    def show(state: dict[str, Any]) -> None:
+        job.progress = f"dataset {dataset_id}: {state['message']} ({state['progress']:.0%})"
+
+    state = client.wait_for_job(dataset_id, on_progress=show)
+    if state["status"] == "error":
+        raise ConfigError(
+            f"the node could not create dataset {dataset_id}: {state['message']}",
+            hint=f"fix the cause, then run `eucaim-ingest dataset restart {dataset_id}`",
+        )
+    return f"dataset {dataset_id} created"
+
+
+@router.post("/dataset/{dataset_id}/restart", response_class=HTMLResponse)
+def dataset_restart(request: Request, dataset_id: str) -> Response:
+    """``eucaim-ingest dataset restart ID``: the node runs the failed creation job again; followed as a job.
+
+    It runs as a creation job (same kind): the page follows it, and shows the dataset once built,
+    or the node's reason (with the button again) when it fails anew.
+    """
+    settings = settings_of(request)
+    last = settings.jobs.last.get(CREATE)
+    form = dict(last.detail.get("form") or {}) if last and last.detail.get("id") == dataset_id else {}
+
+    def work(job: Job) -> str:
+        with dataset_client(settings) as (client, _):
+            if not job.detail["form"].get("name"):
+                job.detail["form"] = {**job.detail["form"], "name": client.get(dataset_id).get("name", "")}
+            client.restart(dataset_id)
+            return _follow(job, client, dataset_id, "queued again")
+
+    command = cli(settings, "dataset", "restart", dataset_id)
+    if not settings.jobs.start(Job(CREATE, command, detail={"id": dataset_id, "form": form}), work):
+        return render(request, "busy.html", "dataset", commands=[])
+    settings.jobs.wait(timeout=1.0)
     return RedirectResponse("/dataset", status_code=303)
 
 
