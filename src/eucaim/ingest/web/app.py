@@ -24,6 +24,7 @@ from eucaim.ingest.web import (
     routes_data,
     routes_dataset,
     routes_login,
+    routes_nifti,
     routes_pacs,
     routes_review,
     routes_setup,
@@ -103,4 +104,5 @@ def create_app(settings: UiSettings) -> FastAPI:
     app.include_router(routes_data.router)
     app.include_router(routes_dataset.router)
     app.include_router(routes_biobank.router)
+    app.include_router(routes_nifti.router)
     return app

@@ -393,3 +393,30 @@ MESSAGES.update(
         "dataset.building": "The node is building this dataset: {message} ({percent} %)",
     }
 )
+
+# The NIfTI step (routes_nifti.py, XNAT workspaces only): `eucaim-ingest nifti push` in the browser.
+MESSAGES.update(
+    {
+        "step.nifti": "NIfTI",
+        "nifti.title": "NIfTI files into their study's session",
+        "nifti.dicomweb": "NIfTI upload is for XNAT targets (the Health-RI node): a EUCAIM DICOMweb node "
+        "stores DICOM only. Convert derived data to DICOM (e.g. DICOM-SEG) to send it there.",
+        "nifti.intro": "Each NIfTI file is de-identified with its JSON sidecar (<name>.json beside it) and "
+        "uploaded into the XNAT session of the study it comes from; send that study first.",
+        "nifti.path": "NIfTI file or folder",
+        "nifti.path_help": "A .nii or .nii.gz file inside {root}, or a folder holding them.",
+        "nifti.path_outside": "Give a file or folder that exists inside {root}.",
+        "nifti.not_nifti": "This is not a NIfTI file: its name must end in .nii or .nii.gz.",
+        "nifti.none_in_folder": "This folder holds no .nii or .nii.gz file.",
+        "nifti.no_sidecar": "No JSON sidecar beside {files}: each needs <name>.json next to it.",
+        "nifti.study": "Study they come from",
+        "nifti.study_sidecar": "As each sidecar says (PatientID, StudyInstanceUID)",
+        "nifti.study_help": "Choose a study this workspace sent when the sidecars do not name it.",
+        "nifti.study_unknown": "Choose a study this workspace has sent.",
+        "nifti.submit": "Upload NIfTI files",
+        "nifti.running": "Uploading NIfTI files…",
+        "nifti.progress": "{done} of {total} NIfTI files uploaded",
+        "nifti.pushed_one": "{name}: {n} files into session {session}, digests checked",
+        "nifti.pushed": "{n} NIfTI file(s) uploaded, digests checked.",
+    }
+)
