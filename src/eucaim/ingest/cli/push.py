@@ -62,6 +62,8 @@ def print_push_summary(summary: PushSummary) -> None:
         f"({summary.already_on_node} were already on the node), "
         f"{summary.quarantined_now + summary.refused} quarantined"
     )
+    if summary.resend_selected:
+        print_resend_summary(summary)
     if summary.scan_problems:
         console.print(f"{summary.scan_problems} files found by scan are not DICOM or are damaged")
     console.print(f"report: {summary.report_json}")
@@ -69,6 +71,31 @@ def print_push_summary(summary: PushSummary) -> None:
         err_console.print(f"[bold red]incomplete:[/] {summary.why_not_ok()}")
         if summary.counts.get("quarantined"):
             err_console.print("see the report for each quarantined instance and its reason")
+
+
+def print_resend_summary(summary: PushSummary) -> None:
+    """The ``--resend``/``--reverify`` lines: what was taken, re-sent, and why anything was not."""
+    if summary.resend_unmatched:
+        err_console.print("no verified instance matches " + ", ".join(summary.resend_unmatched), markup=False)
+    line = f"re-sent: {summary.resent} of {summary.resend_reopened} instances"
+    if summary.reverified:
+        line += f" ({summary.reverified} of the {summary.resend_selected} checked are still on the node)"
+    if summary.resend_deidentified_again:
+        line += f"; {summary.resend_deidentified_again} de-identified again from the source"
+    console.print(line, markup=False)
+    for why, n in sorted(summary.resend_not_verified.items()):
+        explain = _NOT_RESENT.get(why, "")
+        err_console.print(f"not re-sent: {n} {why}{explain}", markup=False)
+
+
+_NOT_RESENT = {
+    "source_missing": " (the outbox copy and the source file are both gone: nothing left to send; "
+    "restore the source file and run push again)",
+    "source_changed": " (the source file or the workspace secret changed since it was verified)",
+    "deidentified": " (still waiting: run push again to send it)",
+    "pending": " (still waiting: run push again to send it)",
+    "sent": " (acknowledged, not yet listed by the node: run push again to verify it)",
+}
 
 
 @app.command("push")
@@ -95,13 +122,71 @@ def push_command(
     batch_mb: Annotated[
         float | None, typer.Option("--batch-mb", help="Largest STOW request in MB", min=0.01)
     ] = None,
+    resend: Annotated[
+        bool,
+        typer.Option(
+            "--resend",
+            help="Send verified instances again (the node lost them); needs --patient, --study, "
+            "--series or --all",
+        ),
+    ] = False,
+    reverify: Annotated[
+        bool,
+        typer.Option(
+            "--reverify",
+            help="Ask the node for the chosen verified instances and send again those it no longer "
+            "lists; needs --patient, --study, --series or --all",
+        ),
+    ] = False,
+    patients: Annotated[
+        list[str],
+        typer.Option(
+            "--patient",
+            "--subjects",
+            help="With --resend/--reverify: pseudonym or original PatientID (repeatable, comma-separated)",
+        ),
+    ] = [],  # noqa: B006  (typer reads the default; it is never mutated)
+    studies: Annotated[
+        list[str],
+        typer.Option(
+            "--study",
+            "--studies",
+            help="With --resend/--reverify: original or de-identified StudyInstanceUID",
+        ),
+    ] = [],  # noqa: B006
+    series: Annotated[
+        list[str],
+        typer.Option(
+            "--series", help="With --resend/--reverify: original or de-identified SeriesInstanceUID"
+        ),
+    ] = [],  # noqa: B006
+    everything: Annotated[
+        bool, typer.Option("--all", help="With --resend/--reverify: every verified instance")
+    ] = False,
 ) -> None:
     """De-identify, upload and verify; running it again continues and never duplicates."""
+    from eucaim.errors import ConfigError
     from eucaim.ingest.cli.scan import run_scan
     from eucaim.ingest.pipeline.pacing import TimeWindow
+    from eucaim.ingest.pipeline.resend import ResendScope
     from eucaim.ingest.pipeline.runner import options_from
     from eucaim.ingest.workspace import Workspace
 
+    scope = None
+    if resend and reverify:
+        raise ConfigError(
+            "choose --resend (send the chosen instances again) or --reverify (only those missing)"
+        )
+    if resend or reverify:
+        scope = ResendScope.parse(
+            patients=patients,
+            studies=studies,
+            series=series,
+            everything=everything,
+            option="--resend" if resend else "--reverify",
+        )
+    elif patients or studies or series or everything:
+        raise ConfigError("--patient, --study, --series and --all choose what --resend or --reverify takes")
     with Workspace.open(resolve_workspace_path(workspace)) as ws:
         options = options_from(
             ws,
@@ -109,6 +194,8 @@ def push_command(
             concurrency=concurrency,
             workers=workers,
             batch_bytes=int(batch_mb * 1e6) if batch_mb else None,
+            resend=scope,
+            reverify=reverify or None,
         )
         if paths:
             run_scan(ws, paths)

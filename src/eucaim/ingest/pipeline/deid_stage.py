@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -63,6 +63,7 @@ def run_deidentify(
     on_event: EventHandler,
     on_done: Callable[[InstanceRow, DeidRecord | None], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    expected_sha256: Mapping[int, str] | None = None,
 ) -> DeidStats:
     """De-identify ``rows`` (pending instances) into the outbox.
 
@@ -70,6 +71,9 @@ def run_deidentify(
     recorded (``None`` when it was quarantined), so the send stage can start on a study as soon
     as it is complete without reading the row back.
     ``should_stop()`` ends the stage early (work in flight is abandoned, nothing is lost).
+    ``expected_sha256`` maps instances the node already verified (being re-sent) to the digest of
+    the copy it verified: de-identification is deterministic, so a copy made again that differs
+    (the source file or the secret changed) is quarantined as ``source_changed``, never sent.
     """
     stats = DeidStats()
     on_event(StageStarted(Stage.DEIDENTIFY, len(rows), sum(r.size for r in rows)))
@@ -84,7 +88,18 @@ def run_deidentify(
     for restart in range(MAX_POOL_RESTARTS + 1):
         finished: set[int] = set()
         try:
-            _run_pool(ws, todo, workers, known, stats, finished, on_event, on_done, should_stop)
+            _run_pool(
+                ws,
+                todo,
+                workers,
+                known,
+                stats,
+                finished,
+                on_event,
+                on_done,
+                should_stop,
+                expected_sha256 or {},
+            )
             break
         except BrokenProcessPool:
             # A worker died (the out-of-memory killer, a crash in a pixel decoder): what it and the
@@ -113,6 +128,7 @@ def _run_pool(
     on_event: EventHandler,
     on_done: Callable[[InstanceRow, DeidRecord | None], None] | None,
     should_stop: Callable[[], bool],
+    expected_sha256: Mapping[int, str],
 ) -> None:
     """De-identify ``rows`` in one process pool, recording each outcome and its id in ``finished``."""
     if not rows:
@@ -132,7 +148,7 @@ def _run_pool(
             if should_stop():
                 pool.shutdown(wait=True, cancel_futures=True)
                 break
-            record = _record(ws, row, result, known, stats, on_event, audit)
+            record = _record(ws, row, result, known, stats, on_event, audit, expected_sha256.get(row.id))
             finished.add(row.id)
             on_event(Advanced(Stage.DEIDENTIFY, 1, row.size))
             if on_done is not None:
@@ -147,6 +163,7 @@ def _record(
     stats: DeidStats,
     on_event: EventHandler,
     audit: TextIO,
+    expected_sha256: str | None = None,
 ) -> DeidRecord | None:
     """Write one instance's de-identification outcome to the state DB (one transaction).
 
@@ -167,6 +184,18 @@ def _record(
             "two patients map to the same pseudonym; change the pseudonym format",
         )
         stats.quarantined += 1
+        return None
+    if expected_sha256 is not None and result.sha256 != expected_sha256:
+        Path(_outbox_path(ws.outbox, row)).unlink(missing_ok=True)
+        ws.state.mark_quarantined(
+            row.id,
+            QuarantineReason.SOURCE_CHANGED,
+            "de-identified again for a re-send, the copy differs from the one the node verified "
+            f"(sha256 {result.sha256[:12]}… instead of {expected_sha256[:12]}…): the source file or the "
+            "workspace secret changed; nothing was sent",
+        )
+        stats.quarantined += 1
+        on_event(Notice(f"quarantined {Path(row.path).name}: {QuarantineReason.SOURCE_CHANGED}"))
         return None
     audit.write(json.dumps(result.audit, sort_keys=True) + "\n")
     record = DeidRecord(

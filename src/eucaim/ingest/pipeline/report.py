@@ -34,6 +34,16 @@ class PushSummary:
     scan_problems: int = 0
     report_json: str | None = None
     report_csv: str | None = None
+    # --resend / --reverify: verified instances selected, reopened (all of them, or those the node
+    # no longer lists), de-identified again (outbox copy gone), verified again (re-sent), and the
+    # others by quarantine reason or state; scope ids that matched nothing.
+    resend_selected: int = 0
+    reverified: int = 0
+    resend_reopened: int = 0
+    resend_deidentified_again: int = 0
+    resent: int = 0
+    resend_not_verified: dict[str, int] = field(default_factory=dict)
+    resend_unmatched: list[str] = field(default_factory=list)
 
     @property
     def nothing_to_do(self) -> bool:

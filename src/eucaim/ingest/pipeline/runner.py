@@ -25,6 +25,7 @@ from eucaim.ingest.pipeline.deid_stage import outbox_instance_id, run_deidentify
 from eucaim.ingest.pipeline.events import EventHandler, Notice, Stage, StageFinished, StageStarted, ignore
 from eucaim.ingest.pipeline.pacing import TimeWindow
 from eucaim.ingest.pipeline.report import PushSummary, write_reports
+from eucaim.ingest.pipeline.resend import Reopened, ResendScope, missing_on_node, reopen, select_verified
 from eucaim.ingest.pipeline.send_stage import (
     BatchSender,
     SendStats,
@@ -33,7 +34,7 @@ from eucaim.ingest.pipeline.send_stage import (
     run_verify,
     submit_planned,
 )
-from eucaim.ingest.state.db import DeidRecord, InstanceRow
+from eucaim.ingest.state.db import DeidRecord, InstanceRow, StateDB
 from eucaim.ingest.state.states import InstanceState
 from eucaim.ingest.upload.base import OutgoingInstance, Target
 from eucaim.ingest.workspace import Workspace
@@ -50,6 +51,10 @@ class PushOptions:
     keep_outbox: bool = False
     resend_rounds: int = 2
     window: TimeWindow | None = None
+    # Send these verified instances again (``--resend``); with ``reverify``, only those the node no
+    # longer lists (``--reverify``).
+    resend: ResendScope | None = None
+    reverify: bool = False
 
 
 def options_from(ws: Workspace, **overrides: object) -> PushOptions:
@@ -75,8 +80,12 @@ def push(
 ) -> PushSummary:
     """Bring every indexed instance to ``verified`` on ``target``, or say why not.
 
+    With ``options.resend``, the verified instances of that scope are sent again first (with
+    ``options.reverify``, only those the node no longer lists).
+
     Raises:
         StateError: another push is running in this workspace.
+        ConfigError: ``options.resend`` selects no verified instance.
     """
     with ws.exclusive("eucaim-ingest push"):
         return _push(ws, target, options, on_event=on_event, now=now, sleep=sleep)
@@ -92,9 +101,14 @@ def _push(
     sleep: Callable[[float], None] | None,
 ) -> PushSummary:
     state = ws.state
+    option = "--reverify" if options.reverify else "--resend"
+    selected = select_verified(state, options.resend, option=option) if options.resend else None
     run_id = state.start_run("push")
     summary = PushSummary()
+    reopened = Reopened()
     try:
+        if selected is not None:
+            reopened = _reopen(state, target, selected, options, summary, on_event)
         # Instances a previous run may have sent before it died: ask the node before anything else.
         # Rows no STOW ever carried cannot be there, so a first push asks nothing.
         in_flight = state.in_flight()
@@ -110,7 +124,7 @@ def _push(
             summary.already_on_node = before.verified
         _recover_outbox(ws)
         waiter = _window_waiter(options.window, on_event, now, sleep)
-        _deidentify_and_send(ws, target, options, summary, on_event, waiter)
+        _deidentify_and_send(ws, target, options, summary, on_event, waiter, reopened.expected_sha256)
         for _ in range(options.resend_rounds):
             if summary.fatal:
                 break
@@ -154,9 +168,48 @@ def _push(
         summary.totals = state.totals()
         summary.verified_totals = state.verified_totals()
         summary.scan_problems = len(state.scan_problems())
+        if selected is not None:
+            _count_resent(state, reopened, summary)
         write_reports(state, summary, ws.reports, run_id)
         state.finish_run(run_id, "ok" if summary.ok else "incomplete", summary.report_json)
     return summary
+
+
+def _reopen(
+    state: StateDB,
+    target: Target,
+    selected: list[InstanceRow],
+    options: PushOptions,
+    summary: PushSummary,
+    on_event: EventHandler,
+) -> Reopened:
+    """Put the selected verified rows (or, to reverify, those the node lacks) back to be sent."""
+    rows = selected
+    assert options.resend is not None
+    summary.resend_unmatched = options.resend.unmatched(selected)
+    if summary.resend_unmatched:
+        on_event(Notice("no verified instance matches " + ", ".join(summary.resend_unmatched)))
+    if options.reverify:
+        rows = missing_on_node(target, selected, on_event=on_event, concurrency=options.concurrency)
+        summary.reverified = len(selected) - len(rows)
+    reopened = reopen(state, rows, on_event=on_event)
+    reopened.selected = len(selected)
+    summary.resend_selected = len(selected)
+    summary.resend_reopened = len(rows)
+    summary.resend_deidentified_again = len(reopened.expected_sha256)
+    return reopened
+
+
+def _count_resent(state: StateDB, reopened: Reopened, summary: PushSummary) -> None:
+    """How many reopened rows are verified again, and why the others are not (state or reason)."""
+    verified = state.verified_among(reopened.ids)
+    summary.resent = len(verified)
+    failed: Counter[str] = Counter()
+    for instance_id in reopened.ids:
+        if instance_id not in verified:
+            row = state.get(instance_id)
+            failed[row.reason or row.state.value] += 1
+    summary.resend_not_verified = dict(failed)
 
 
 def _add_send(summary: PushSummary, sent: SendStats) -> None:
@@ -221,6 +274,7 @@ def _deidentify_and_send(
     summary: PushSummary,
     on_event: EventHandler,
     before_send: Callable[[], None] | None,
+    expected_sha256: dict[int, str],
 ) -> None:
     state = ws.state
     ready_rows = state.instances([S.DEIDENTIFIED])
@@ -256,6 +310,7 @@ def _deidentify_and_send(
         on_event=on_event,
         on_done=on_done,
         should_stop=lambda: sender.stopped,
+        expected_sha256=expected_sha256,
     )
     batcher.flush_all()
     summary.deidentified, summary.quarantined_now = deid.done, deid.quarantined

@@ -333,6 +333,38 @@ class StateDB:
             )
         ]
 
+    def verified_in_scope(
+        self,
+        *,
+        patients: Sequence[str] = (),
+        studies: Sequence[str] = (),
+        series: Sequence[str] = (),
+        everything: bool = False,
+    ) -> list[InstanceRow]:
+        """``verified`` rows of the given patients, studies or series (any of them), or all.
+
+        Each id matches the original or the de-identified value: a patient by original PatientID
+        or pseudonym, a study or series by original or de-identified UID.
+        """
+        sql = f"SELECT {ROW_COLUMNS} FROM instances WHERE state=?"
+        params: list[Any] = [InstanceState.VERIFIED.value]
+        if not everything:
+            clauses = []
+            for ids, original, out in (
+                (patients, "patient_id", "pseudonym"),
+                (studies, "study_uid", "out_study_uid"),
+                (series, "series_uid", "out_series_uid"),
+            ):
+                if ids:
+                    marks = ",".join("?" * len(ids))
+                    clauses.append(f"{original} IN ({marks}) OR {out} IN ({marks})")
+                    params.extend([*ids, *ids])
+            if not clauses:
+                return []
+            sql += " AND (" + " OR ".join(f"({c})" for c in clauses) + ")"
+        sql += " ORDER BY study_uid, series_uid, id"
+        return [InstanceRow.from_row(r) for r in self._query(sql, params)]
+
     def verified_among(self, instance_ids: Sequence[int]) -> set[int]:
         """Which of ``instance_ids`` are ``verified``."""
         found: set[int] = set()
@@ -451,6 +483,25 @@ class StateDB:
         with self.transaction() as conn:
             for instance_id in instance_ids:
                 self._transition(conn, instance_id, new, "last_error=NULL")
+
+    def reopen_verified(self, instance_ids: Iterable[int]) -> int:
+        """Move ``verified`` instances back to ``deidentified``, in one transaction, to send again.
+
+        Their send is forgotten (``send_started_at`` cleared): the node may still list an instance
+        whose object it lost, so these rows must be sent, not reconciled by QIDO into ``verified``.
+        Returns how many rows moved.
+        """
+        moved = 0
+        with self.transaction() as conn:
+            for instance_id in instance_ids:
+                row = conn.execute("SELECT state FROM instances WHERE id=?", (instance_id,)).fetchone()
+                if row is None or row["state"] != InstanceState.VERIFIED.value:
+                    raise StateError(f"instance {instance_id} is not verified; only verified ones reopen")
+                self._transition(
+                    conn, instance_id, InstanceState.DEIDENTIFIED, "send_started_at=NULL, last_error=NULL"
+                )
+                moved += 1
+        return moved
 
     def mark_send_started(self, instance_ids: Iterable[int]) -> None:
         """Remember, before a STOW starts, that these instances may reach the node from now on."""

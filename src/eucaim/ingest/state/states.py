@@ -8,7 +8,8 @@
 the outbox and may or may not have reached the node (a crash mid-send leaves it here, and the
 next run asks the node before sending again). ``sent`` means the node acknowledged it; ``verified``
 means a QIDO listing on the node showed it. A quarantined instance goes back to ``pending`` only
-when the user asks for a retry.
+when the user asks for a retry; a verified one goes back to ``deidentified`` only when the user asks
+to send it again (``push --resend``/``--reverify``).
 """
 
 from __future__ import annotations
