@@ -26,6 +26,7 @@ from eucaim.ingest.web import (
     routes_login,
     routes_nifti,
     routes_pacs,
+    routes_profile,
     routes_review,
     routes_setup,
     routes_transfer,
@@ -105,4 +106,5 @@ def create_app(settings: UiSettings) -> FastAPI:
     app.include_router(routes_dataset.router)
     app.include_router(routes_biobank.router)
     app.include_router(routes_nifti.router)
+    app.include_router(routes_profile.router)
     return app

@@ -420,3 +420,27 @@ MESSAGES.update(
         "nifti.pushed": "{n} NIfTI file(s) uploaded, digests checked.",
     }
 )
+
+# The de-identification profile page (routes_profile.py), linked from Review: `profile show NAME`.
+MESSAGES.update(
+    {
+        "profile.link_intro": "De-identification profile: {profile}.",
+        "profile.link": "See what it removes, keeps and changes",
+        "profile.title": "De-identification profile {name}",
+        "profile.summary": "{name} version {version} (sha256 {sha}…), options: {options}.",
+        "profile.no_options": "none",
+        "profile.intro": "Every element the profile names, with what happens to it and where the rule "
+        "comes from; elements it does not name follow the rules just below.",
+        "profile.defaults": "Elements no rule names",
+        "profile.rules": "Rules by element",
+        "profile.filter": "Show the rules of one action",
+        "profile.action": "Action",
+        "profile.all": "all ({n})",
+        "profile.caption": "{n} of {total} rules",
+        "profile.tag": "Tag",
+        "profile.keyword": "Keyword",
+        "profile.source": "Rule from",
+        "profile.vault": "Re-identification (`eucaim-ingest vault export`) stays on the command line on "
+        "purpose: it is never one click away in a browser.",
+    }
+)
