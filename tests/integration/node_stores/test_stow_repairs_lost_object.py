@@ -230,3 +230,26 @@ def test_a_lost_object_that_cannot_be_written_again_is_refused_until_it_can(
     series_folder.unlink()  # the operator mends the store; the retry repairs both
     sender.send()
     sender.assert_served_whole()
+
+
+@pytest.mark.parametrize("node", STAT_STORES, indirect=True)
+def test_wado_of_a_lost_object_answers_404_with_what_to_do(node: RunningNode, tmp_path: Path) -> None:
+    """Before the fix the node began a 200 stream and cut the connection: a client saw a network
+    error, not that the node lacks the object and a re-send repairs it."""
+    sender = _Sender(node, tmp_path)
+    sender.send()
+    (lost_key, _, _), _ = sender.rows()
+    node.delete_object(lost_key)
+    reader = node.auth(node.add_user("reader", "admin"))
+
+    wado = httpx.get(
+        f"{node.dicomweb_url('bb')}/studies/{sender.study}/series/{sender.series}/instances/{sender.sops[0]}",
+        headers=reader | {"Accept": 'multipart/related; type="application/dicom"'},
+        timeout=30,
+    )
+
+    assert wado.status_code == 404
+    assert "stored object is missing" in wado.text
+    assert "--resend" in wado.text
+    sender.send()  # the re-send writes it back
+    sender.assert_served_whole()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import BinaryIO
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from eucaim.dicomweb.mediatype import APPLICATION_DICOM, parse_media_type
 from eucaim.dicomweb.multipart import encode_multipart, multipart_related_type, new_boundary
-from eucaim.errors import StateError
+from eucaim.errors import NotFound, StateError
 from eucaim.node.api.deps import BiobankRef, Context, ReadableBiobank
 from eucaim.node.api.routes.dicomweb_common import DICOM_JSON, PREFIX
 from eucaim.node.context import NodeContext
@@ -39,23 +40,38 @@ def _check_accept(request: Request) -> None:
     raise HTTPException(406, 'this node serves instances as multipart/related; type="application/dicom" only')
 
 
-def _object_chunks(store: ImageStore, obj: StoredObject) -> Iterator[bytes]:
-    with store.open(obj.storage_key) as f:
+def _object_chunks(store: ImageStore, obj: StoredObject, opened: BinaryIO | None = None) -> Iterator[bytes]:
+    with opened if opened is not None else store.open(obj.storage_key) as f:
         while chunk := f.read(_CHUNK):
             yield chunk
+
+
+def _open_first(store: ImageStore, objects: list[StoredObject], biobank: BiobankRef) -> BinaryIO | None:
+    """Open the first object before the 200 goes out, so a lost object is a 404, not a cut stream."""
+    if not objects:
+        return None
+    try:
+        return store.open(objects[0].storage_key)
+    except NotFound:
+        logger.error("an indexed object is missing from the image store of biobank %s", biobank.code)
+        raise NotFound(
+            "the node's index lists this instance but its stored object is missing",
+            hint="send the instance again (eucaim-ingest push --resend); the node writes it back",
+        ) from None
 
 
 def _retrieve(request: Request, context: NodeContext, biobank: BiobankRef, **where: str) -> StreamingResponse:
     _check_accept(request)
     with context.sessions() as session:
         objects = find_objects(session, biobank_id=biobank.id, **where)
+    first = _open_first(context.store, objects, biobank)
     boundary = new_boundary()
     parts = (
         (
             f"{APPLICATION_DICOM}; transfer-syntax={obj.transfer_syntax_uid}",
-            _object_chunks(context.store, obj),
+            _object_chunks(context.store, obj, first if index == 0 else None),
         )
-        for obj in objects
+        for index, obj in enumerate(objects)
     )
     return StreamingResponse(
         encode_multipart(parts, boundary), media_type=multipart_related_type(boundary, APPLICATION_DICOM)
