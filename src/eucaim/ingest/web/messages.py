@@ -339,6 +339,24 @@ MESSAGES.update(
         "processes, requests of at most {batch_mb} MB.",
         "transfer.run_window": "Sends only between {window}.",
         "transfer.run_rate": "Uploads at most {rate} MB/s.",
+        "transfer.resend_title": "Send again what the node lost",
+        "transfer.resend_help": "Verified instances of this scope are sent again (push --resend), "
+        "or, with Re-verify first, only those the node no longer lists (push --reverify); "
+        "then the transfer runs.",
+        "transfer.resend_kind": "Scope",
+        "transfer.resend_kind_study": "Studies",
+        "transfer.resend_kind_series": "Series",
+        "transfer.resend_kind_patient": "Patients",
+        "transfer.resend_kind_all": "All verified instances",
+        "transfer.resend_ids": "Ids to send again",
+        "transfer.resend_ids_help": "One per line or comma-separated: original or de-identified UIDs; "
+        "for patients the pseudonym or original PatientID. Not used with All.",
+        "transfer.resend_mode": "Mode",
+        "transfer.resend_mode_resend": "Re-send",
+        "transfer.resend_mode_reverify": "Re-verify first",
+        "transfer.resend_submit": "Send again",
+        "transfer.resend_no_ids": "Give at least one id, or choose All verified instances.",
+        "transfer.resend_bad_kind": "Choose studies, series, patients or all.",
     }
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -9,7 +10,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from eucaim.ingest.web.deps import cli, has_workspace, open_workspace, render, settings_of
 from eucaim.ingest.web.jobs import Job
-from eucaim.ingest.web.transfer import PushJob, TransferChoice, parse_choice, progress_snapshot, run_push
+from eucaim.ingest.web.transfer import (
+    PushJob,
+    TransferChoice,
+    parse_choice,
+    parse_resend,
+    progress_snapshot,
+    run_push,
+)
 
 router = APIRouter()
 
@@ -40,6 +48,7 @@ def _transfer_page(
     push_command = job.command if job is not None and job.kind == "push" else cli(settings, "push")
     if form is None:  # the form starts from the last run's options (a resume keeps them)
         form = last.choice.form_values() if last is not None else TransferChoice().form_values()
+    form = {"resend_kind": "study", "resend_mode": "resend", **form}
     with open_workspace(settings) as ws:
         transfer = ws.config.transfer
     return render(
@@ -88,6 +97,22 @@ def transfer_start(
     return _start(request, choice)
 
 
+@router.post("/transfer/resend")
+def transfer_resend(
+    request: Request,
+    kind: Annotated[str, Form()] = "study",
+    ids: Annotated[str, Form()] = "",
+    mode: Annotated[str, Form()] = "resend",
+) -> Response:
+    """``push --resend``/``--reverify`` with a scope: verified instances go back to be sent, then a push."""
+    with open_workspace(settings_of(request)) as ws:
+        choice, errors = parse_resend(ws, {"kind": kind, "ids": ids, "mode": mode})
+    if errors:
+        form = {"resend_kind": kind, "resend_ids": ids, "resend_mode": mode}
+        return _transfer_page(request, form=form, errors=errors)
+    return _start(request, choice)
+
+
 def _start(request: Request, choice: TransferChoice) -> Response:
     settings = settings_of(request)
 
@@ -121,4 +146,5 @@ def transfer_retry(request: Request) -> Response:
     with open_workspace(settings) as ws:
         ws.state.requeue_quarantined()
     job = settings.jobs.current
-    return _start(request, job.choice if isinstance(job, PushJob) else TransferChoice())
+    choice = job.choice if isinstance(job, PushJob) else TransferChoice()
+    return _start(request, dataclasses.replace(choice, resend=None, reverify=False))  # not a re-send again

@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from eucaim.errors import ConfigError
-from eucaim.ingest.pipeline.events import Stage
+from eucaim.ingest.pipeline.events import Notice, Stage
 from eucaim.ingest.pipeline.pacing import TimeWindow
+from eucaim.ingest.pipeline.resend import ResendScope, select_verified
 from eucaim.ingest.pipeline.runner import PushOptions, options_from, push
 from eucaim.ingest.state.states import InstanceState
 from eucaim.ingest.targets import build_target
@@ -55,6 +56,9 @@ class TransferChoice:
     concurrency: int | None = None
     workers: int | None = None
     batch_mb: float | None = None
+    # ``push --resend`` (or, with ``reverify``, ``--reverify``) for this scope; None: a plain push.
+    resend: ResendScope | None = None
+    reverify: bool = False
 
     def form_values(self) -> dict[str, str]:
         """The transfer form's fields as the user would type them (empty: the configured value)."""
@@ -74,7 +78,41 @@ class TransferChoice:
                               ("--batch-mb", self.batch_mb)):  # fmt: skip
             if value is not None:
                 args += [option, f"{value:g}" if isinstance(value, float) else str(value)]
+        if self.resend is not None:
+            args.append("--reverify" if self.reverify else "--resend")
+            for option, ids in (("--patient", self.resend.patients), ("--study", self.resend.studies),
+                                ("--series", self.resend.series)):  # fmt: skip
+                args += [a for i in ids for a in (option, i)]
+            if self.resend.everything:
+                args.append("--all")
         return args
+
+
+RESEND_KINDS = ("study", "series", "patient", "all")
+
+
+def parse_resend(ws: Workspace, form: dict[str, str]) -> tuple[TransferChoice, dict[str, str]]:
+    """Check the "send again" form as ``push --resend``/``--reverify`` checks its scope.
+
+    ``form`` holds ``kind`` (study, series, patient or all), ``ids`` (one per line or
+    comma-separated) and ``mode`` (resend or reverify). Returns the choice and an error per field:
+    no ids is refused here, ids matching no verified instance with the CLI's own message.
+    """
+    kind = form.get("kind", "study")
+    if kind not in RESEND_KINDS:
+        return TransferChoice(), {"resend_kind": "transfer.resend_bad_kind"}
+    reverify = form.get("mode") == "reverify"
+    option = "--reverify" if reverify else "--resend"
+    ids = [] if kind == "all" else form.get("ids", "").replace("\r", "").replace("\n", ",").split(",")
+    named = {{"patient": "patients", "study": "studies", "series": "series"}.get(kind, "series"): ids}
+    try:
+        scope = ResendScope.parse(**named, everything=kind == "all", option=option)
+        select_verified(ws.state, scope, option=option)
+    except ConfigError as exc:
+        if not any(i.strip() for i in ids) and kind != "all":
+            return TransferChoice(), {"resend_ids": "transfer.resend_no_ids"}
+        return TransferChoice(), {"resend_ids": str(exc)}
+    return TransferChoice(resend=scope, reverify=reverify), {}
 
 
 # Form field → (bounds as in `eucaim-ingest push`, integer?). None: no upper bound.
@@ -160,6 +198,8 @@ def run_push(
         concurrency=choice.concurrency,
         workers=choice.workers,
         batch_bytes=int(choice.batch_mb * 1e6) if choice.batch_mb else None,
+        resend=choice.resend,
+        reverify=choice.reverify or None,
     )
     sleep = job.sleep if isinstance(job, PushJob) else None
     if isinstance(job, PushJob):
@@ -169,6 +209,8 @@ def run_push(
         summary = push(ws, target, options, on_event=job.handle, sleep=sleep)
     finally:
         target.close()
+    if summary.resend_selected:  # the CLI's summary line, kept on the page with the run's notices
+        job.handle(Notice(f"re-sent: {summary.resent} of {summary.resend_reopened} instances"))
     if summary.ok:
         return "complete"
     if job.pause_requested:
