@@ -82,6 +82,32 @@ def _workspace_imaging(workspace: Path | None) -> WorkspaceImaging | None:
     return _imaging_provider(path)
 
 
+def _read_checked(
+    file: Path,
+    mapping: Path | None,
+    schema: str | None,
+    extension: list[Path] | None,
+    encoding: str | None,
+    delimiter: str | None,
+    sheet: str | None,
+) -> ValidationResult:
+    """Read and validate FILE with the command's reading options, and say how it was read."""
+    from eucaim.clinical.intake import check_file
+
+    result = check_file(
+        file,
+        mapping_path=mapping,
+        schema=schema,
+        extensions=extension or [],
+        encoding=encoding,
+        delimiter="\t" if delimiter == "tab" else delimiter,
+        sheet=sheet,
+        today=date.today(),
+    )
+    console.print(f"read {file.name} as {result.source.describe()}")
+    return result
+
+
 def _linkage(result: ValidationResult, workspace: Path | None) -> LinkageReport | None:
     from eucaim.clinical.linkage import link
 
@@ -134,21 +160,10 @@ def validate(
     ] = False,
 ) -> None:
     """Check FILE against the schema; exit 1 if anything must be fixed. Nothing is uploaded."""
-    from eucaim.clinical.intake import check_file
     from eucaim.clinical.linkage import LinkStatus
     from eucaim.clinical.report import issues_table, linkage_table, write_reports
 
-    result = check_file(
-        file,
-        mapping_path=mapping,
-        schema=schema,
-        extensions=extension or [],
-        encoding=encoding,
-        delimiter="\t" if delimiter == "tab" else delimiter,
-        sheet=sheet,
-        today=date.today(),
-    )
-    console.print(f"read {file.name} as {result.source.describe()}")
+    result = _read_checked(file, mapping, schema, extension, encoding, delimiter, sheet)
     if result.issues:
         console.print(issues_table(result))
     linkage = _linkage(result, workspace)
@@ -258,7 +273,6 @@ def push(
     Nothing is sent when validation fails. Re-pushing an unchanged file sends nothing. Exits 1
     when the file is invalid or the node rejected any record; the report is in WORKSPACE/reports.
     """
-    from eucaim.clinical.intake import check_file
     from eucaim.clinical.pseudonymise import FreeText
     from eucaim.clinical.report import issues_table, write_reports
     from eucaim.ingest.clinical_push import push_clinical
@@ -266,17 +280,7 @@ def push(
 
     ws_path = resolve_workspace_path(workspace)
     with Workspace.open(ws_path) as ws:
-        result = check_file(
-            file,
-            mapping_path=mapping,
-            schema=schema,
-            extensions=extension or [],
-            encoding=encoding,
-            delimiter="\t" if delimiter == "tab" else delimiter,
-            sheet=sheet,
-            today=date.today(),
-        )
-        console.print(f"read {file.name} as {result.source.describe()}")
+        result = _read_checked(file, mapping, schema, extension, encoding, delimiter, sheet)
         if not result.is_valid:
             console.print(issues_table(result))
             csv_path, html_path = write_reports(result, ws.reports)
