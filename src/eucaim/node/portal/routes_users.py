@@ -17,11 +17,13 @@ shown next to the form that caused it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from eucaim.errors import EucaimError, NotFound
 from eucaim.node.api.errors import status_for
@@ -44,6 +46,18 @@ def _role(value: str) -> Role | None:
 
 def _done(notice: str, name: str) -> Response:
     return redirect("/portal/admin/users?" + urlencode({"done": notice, "user": name}))
+
+
+def _change(request: Request, user: str, form: str, change: Callable[[Session], object]) -> Response | None:
+    """Run ``change`` in one transaction; on refusal, the users page with the reason beside ``form``."""
+    try:
+        with session_scope(context_of(request).sessions) as session:
+            change(session)
+    except EucaimError as exc:
+        return users_page_response(
+            request, status=status_for(exc), user_errors={user: (form, error_message(exc))}
+        )
+    return None
 
 
 @router.post("", response_class=HTMLResponse)
@@ -91,16 +105,13 @@ def change_role(
     require_user(request, Role.ADMIN)
     check_csrf(request, csrf)
     chosen = _role(role)
-    try:
+
+    def change(session: Session) -> None:
         if chosen is None:
             raise InvalidRequest(f"unknown role {role!r}")
-        with session_scope(context_of(request).sessions) as session:
-            users.set_role(session, name=user, role=chosen)
-    except EucaimError as exc:
-        return users_page_response(
-            request, status=status_for(exc), user_errors={user: ("role", error_message(exc))}
-        )
-    return _done("role", user)
+        users.set_role(session, name=user, role=chosen)
+
+    return _change(request, user, "role", change) or _done("role", user)
 
 
 @router.post("/biobanks", response_class=HTMLResponse)
@@ -113,14 +124,10 @@ def change_biobanks(
     """Set the biobanks a user manages (an empty choice removes them all)."""
     require_user(request, Role.ADMIN)
     check_csrf(request, csrf)
-    try:
-        with session_scope(context_of(request).sessions) as session:
-            users.set_biobanks(session, name=user, codes=biobank or [])
-    except EucaimError as exc:
-        return users_page_response(
-            request, status=status_for(exc), user_errors={user: ("biobanks", error_message(exc))}
-        )
-    return _done("biobanks", user)
+    refused = _change(
+        request, user, "biobanks", lambda session: users.set_biobanks(session, name=user, codes=biobank or [])
+    )
+    return refused or _done("biobanks", user)
 
 
 @router.post("/active", response_class=HTMLResponse)
@@ -133,13 +140,11 @@ def change_active(
     """Disable (``active=0``) or enable (``active=1``) a user; their tokens stop or start working."""
     admin = require_user(request, Role.ADMIN)
     check_csrf(request, csrf)
-    try:
-        with session_scope(context_of(request).sessions) as session:
-            users.set_active(session, name=user, active=active == "1")
-    except EucaimError as exc:
-        return users_page_response(
-            request, status=status_for(exc), user_errors={user: ("active", error_message(exc))}
-        )
+    refused = _change(
+        request, user, "active", lambda session: users.set_active(session, name=user, active=active == "1")
+    )
+    if refused is not None:
+        return refused
     if user == admin.name and active != "1":
         # Disabling oneself ends one's own session at the next request: say where one went.
         return redirect("/portal/login?ended=refused")
