@@ -246,20 +246,25 @@ def postgres_node(tmp_path: Path, postgres_database: str) -> Iterator[RunningNod
         yield node
 
 
+def seed_node(node: RunningNode) -> SeededNode:
+    """Give ``node`` biobank ``test-bb`` managed by ``ingester``, plus outsider/validator/admin users."""
+    seeded = SeededNode(
+        node=node,
+        biobank="test-bb",
+        ingester_token=node.add_user("ingester", Role.DATA_INGESTER),
+        outsider_token=node.add_user("outsider", Role.DATA_INGESTER),
+        validator_token=node.add_user("validator", Role.VALIDATOR),
+        admin_token=node.add_user("admin", Role.ADMIN),
+    )
+    node.create_biobank("test-bb", managers=["ingester"])
+    node.create_biobank("other-bb", managers=["outsider"])
+    return seeded
+
+
 @pytest.fixture
 def seeded_node(node_server: RunningNode) -> SeededNode:
     """A node with biobank ``test-bb`` managed by ``ingester``, plus outsider/validator/admin users."""
-    seeded = SeededNode(
-        node=node_server,
-        biobank="test-bb",
-        ingester_token=node_server.add_user("ingester", Role.DATA_INGESTER),
-        outsider_token=node_server.add_user("outsider", Role.DATA_INGESTER),
-        validator_token=node_server.add_user("validator", Role.VALIDATOR),
-        admin_token=node_server.add_user("admin", Role.ADMIN),
-    )
-    node_server.create_biobank("test-bb", managers=["ingester"])
-    node_server.create_biobank("other-bb", managers=["outsider"])
-    return seeded
+    return seed_node(node_server)
 
 
 def deidentified_instance(

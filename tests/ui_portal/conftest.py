@@ -21,8 +21,13 @@ from pydicom.dataset import Dataset as DicomDataset
 from pydicom.uid import generate_uid
 
 from eucaim.node.oidc_settings import OidcSettings
-from eucaim.node.roles import Role
-from tests.support.node_server import RunningNode, SeededNode, deidentified_instance, running_node, stow_body
+from tests.support.node_server import (
+    SeededNode,
+    deidentified_instance,
+    running_node,
+    seed_node,
+    stow_body,
+)
 from tests.support.oidc_issuer import OidcIssuer, running_issuer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -182,21 +187,6 @@ def seed_world(seeded: SeededNode, tmp_path: Path, *, name: str = "Lung CT scree
 def world(seeded_node: SeededNode, tmp_path: Path) -> Iterator[PortalWorld]:
     """A seeded node holding the cohort and one released dataset."""
     yield seed_world(seeded_node, tmp_path)
-
-
-def seed_node(node: RunningNode) -> SeededNode:
-    """Give ``node`` the users and biobanks of the ``seeded_node`` fixture."""
-    seeded = SeededNode(
-        node=node,
-        biobank="test-bb",
-        ingester_token=node.add_user("ingester", Role.DATA_INGESTER),
-        outsider_token=node.add_user("outsider", Role.DATA_INGESTER),
-        validator_token=node.add_user("validator", Role.VALIDATOR),
-        admin_token=node.add_user("admin", Role.ADMIN),
-    )
-    node.create_biobank("test-bb", managers=["ingester"])
-    node.create_biobank("other-bb", managers=["outsider"])
-    return seeded
 
 
 @dataclass

@@ -25,8 +25,8 @@ from eucaim.node.jobs.models import JobKind, JobStatus
 from eucaim.node.jobs.records import end_job, latest_job, request_job
 from eucaim.node.jobs.schema import conninfo
 from eucaim.node.portal.routes_member import PORTAL_WAIT_S
-from tests.support.node_server import running_node
-from tests.ui_portal.conftest import PortalWorld, seed_node, seed_world
+from tests.support.node_server import running_node, seed_node
+from tests.ui_portal.conftest import PortalWorld, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

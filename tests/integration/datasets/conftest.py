@@ -12,8 +12,13 @@ import httpx
 import pytest
 from pydicom.uid import generate_uid
 
-from eucaim.node.roles import Role
-from tests.support.node_server import RunningNode, SeededNode, deidentified_instance, running_node, stow_body
+from tests.support.node_server import (
+    SeededNode,
+    deidentified_instance,
+    running_node,
+    seed_node,
+    stow_body,
+)
 
 COMPLETE_METADATA: dict[str, Any] = {
     "version": "1.0",
@@ -135,24 +140,9 @@ def post_action(
     return httpx.post(f"{url}/datasets/{dataset_id}/{action}", json=body, headers=auth(token))
 
 
-def seed(node: RunningNode) -> SeededNode:
-    """Give ``node`` the users and biobanks of the ``seeded_node`` fixture."""
-    seeded = SeededNode(
-        node=node,
-        biobank="test-bb",
-        ingester_token=node.add_user("ingester", Role.DATA_INGESTER),
-        outsider_token=node.add_user("outsider", Role.DATA_INGESTER),
-        validator_token=node.add_user("validator", Role.VALIDATOR),
-        admin_token=node.add_user("admin", Role.ADMIN),
-    )
-    node.create_biobank("test-bb", managers=["ingester"])
-    node.create_biobank("other-bb", managers=["outsider"])
-    return seeded
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def both_db_node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SeededNode]:
     """A seeded node on SQLite, then on a fresh PostgreSQL database."""
     url = request.getfixturevalue("postgres_database") if request.param == "postgresql" else None
     with running_node(tmp_path / "node-data", database_url=url) as node:
-        yield seed(node)
+        yield seed_node(node)
