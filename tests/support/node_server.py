@@ -323,3 +323,28 @@ def stow_body(parts: Sequence[Path | bytes], *, boundary: str | None = None) -> 
     boundary = boundary or new_boundary()
     chunks = [("application/dicom", [p.read_bytes() if isinstance(p, Path) else p]) for p in parts]
     return multipart_related_type(boundary, "application/dicom"), b"".join(encode_multipart(chunks, boundary))
+
+
+def fill_biobank(node: RunningNode, folder: Path, count: int) -> dict[str, str]:
+    """Make biobank ``bb`` (manager ``ing``), STOW ``count`` instances of one series written under
+    ``folder``, and return storage key -> sha256 of every index row."""
+    import httpx
+
+    from eucaim.node.models import Instance
+
+    token = node.add_user("ing", "data-ingester")
+    node.create_biobank("bb", managers=["ing"])
+    study, series = generate_uid(), generate_uid()
+    files = [folder / f"{n}.dcm" for n in range(count)]
+    for n, path in enumerate(files):
+        deidentified_instance(path, study_uid=study, series_uid=series, instance_number=n, pixel_seed=n)
+    content_type, body = stow_body(files)
+    response = httpx.post(
+        f"{node.dicomweb_url('bb')}/studies",
+        content=body,
+        headers=node.auth(token) | {"Content-Type": content_type},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    with node.context.sessions() as session:
+        return {row.storage_key: row.sha256 for row in session.query(Instance)}

@@ -14,7 +14,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from pydicom.uid import generate_uid
 from sqlalchemy import update
@@ -24,7 +23,7 @@ from eucaim.node.models import Instance
 from eucaim.node.store.filesystem import FilesystemStore
 from eucaim.node.store.gc import delete_orphans, find_orphans
 from tests.integration.node_jobs.processes import NODE, node_env
-from tests.support.node_server import RunningNode, deidentified_instance, running_node, stow_body
+from tests.support.node_server import RunningNode, fill_biobank, running_node
 from tests.support.seaweedfs import SeaweedS3
 
 DAY = 24 * 3600
@@ -32,22 +31,7 @@ DAY = 24 * 3600
 
 def _fill(node: RunningNode, tmp_path: Path, count: int = 3) -> dict[str, str]:
     """STOW ``count`` instances; return storage key -> sha256 of each index row."""
-    token = node.add_user("ing", "data-ingester")
-    node.create_biobank("bb", managers=["ing"])
-    study, series = generate_uid(), generate_uid()
-    files = [tmp_path / "in" / f"{n}.dcm" for n in range(count)]
-    for n, path in enumerate(files):
-        deidentified_instance(path, study_uid=study, series_uid=series, instance_number=n, pixel_seed=n)
-    content_type, body = stow_body(files)
-    response = httpx.post(
-        f"{node.dicomweb_url('bb')}/studies",
-        content=body,
-        headers=node.auth(token) | {"Content-Type": content_type},
-        timeout=60,
-    )
-    assert response.status_code == 200, response.text
-    with node.context.sessions() as session:
-        return {row.storage_key: row.sha256 for row in session.query(Instance)}
+    return fill_biobank(node, tmp_path / "in", count)
 
 
 def _gc(data: Path, env: dict[str, str], *options: str) -> str:

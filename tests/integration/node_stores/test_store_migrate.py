@@ -16,10 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydicom.uid import generate_uid
 
-from eucaim.node.models import Instance
-from tests.support.node_server import deidentified_instance, running_node, stow_body
+from tests.support.node_server import fill_biobank, running_node
 from tests.support.orthanc import OrthancServer
 from tests.support.seaweedfs import SeaweedS3
 
@@ -40,22 +38,7 @@ def _migrate(data: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str
 def _fill_node(data: Path, tmp_path: Path, count: int = COUNT) -> dict[str, str]:
     """Store ``count`` instances in a filesystem node; return storage key -> sha256 of each."""
     with running_node(data) as node:
-        token = node.add_user("ing", "data-ingester")
-        node.create_biobank("bb", managers=["ing"])
-        study, series = generate_uid(), generate_uid()
-        files = [tmp_path / "in" / f"{n}.dcm" for n in range(count)]
-        for n, path in enumerate(files):
-            deidentified_instance(path, study_uid=study, series_uid=series, instance_number=n, pixel_seed=n)
-        content_type, body = stow_body(files)
-        response = httpx.post(
-            f"{node.dicomweb_url('bb')}/studies",
-            content=body,
-            headers=node.auth(token) | {"Content-Type": content_type},
-            timeout=60,
-        )
-        assert response.status_code == 200
-        with node.context.sessions() as session:
-            return {row.storage_key: row.sha256 for row in session.query(Instance)}
+        return fill_biobank(node, tmp_path / "in", count)
 
 
 def _counts(summary: str) -> tuple[int, int]:
