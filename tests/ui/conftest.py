@@ -20,10 +20,10 @@ import uvicorn
 from eucaim.ingest.web.app import create_app, new_token
 from eucaim.ingest.web.deps import UiSettings
 from eucaim.node.oidc_settings import OidcSettings
+from tests.support.browser import chromium_launch_args
 from tests.support.node_server import RunningNode, running_node
 from tests.support.oidc_issuer import OidcIssuer, running_issuer
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 # `make test` installs axe-core at the repository root; a local `npm install --prefix tests/ui` works too.
 AXE_CANDIDATES = tuple(
@@ -35,19 +35,8 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium; `make test` does it)")
-    return {
-        **browser_type_launch_args,
-        "executable_path": str(CHROMIUM),
-        "args": [
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ],
-    }
+    """Launch Debian's Chromium (Playwright's own browsers are never downloaded here)."""
+    return chromium_launch_args(browser_type_launch_args)
 
 
 @pytest.fixture(scope="session")

@@ -21,16 +21,10 @@ from pydicom.dataset import Dataset as DicomDataset
 from pydicom.uid import generate_uid
 
 from eucaim.node.oidc_settings import OidcSettings
-from tests.support.node_server import (
-    SeededNode,
-    deidentified_instance,
-    running_node,
-    seed_node,
-    stow_body,
-)
+from tests.support.browser import chromium_launch_args
+from tests.support.node_server import SeededNode, deidentified_instance, running_node, seed_node, stow_body
 from tests.support.oidc_issuer import OidcIssuer, running_issuer
 
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -53,19 +47,7 @@ COMPLETE_METADATA: dict[str, Any] = {
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     """Launch Debian's Chromium (Playwright's own browsers are never downloaded here)."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed: apt-get install -y chromium (make test does)")
-    return {
-        **browser_type_launch_args,
-        "executable_path": str(CHROMIUM),
-        "args": [
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ],
-    }
+    return chromium_launch_args(browser_type_launch_args)
 
 
 @pytest.fixture
