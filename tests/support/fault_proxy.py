@@ -135,7 +135,9 @@ class FaultProxy:
     """Serve on ``127.0.0.1:<free port>`` and forward to ``upstream`` (``http://host:port``).
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`. ``before_forward(number,
-    method, path)`` runs before each request is judged and forwarded (e.g. to rotate a token).
+    method, path)`` runs before each request is judged and forwarded (e.g. to rotate a token), one
+    call at a time in arrival order: a later request is not numbered until the hook has returned,
+    so whatever the hook changed holds for every request numbered after it.
     """
 
     def __init__(
@@ -156,6 +158,7 @@ class FaultProxy:
         self.before_forward = before_forward
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        self._arrival = threading.Lock()  # numbering plus before_forward, one request at a time
         self._closing = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.proxy = self
@@ -190,11 +193,14 @@ class FaultProxy:
     # -- decisions (under the lock, in arrival order) ---------------------------------------------
 
     def _decide(self, method: str, path: str, length: int, authorization: str | None) -> _Decision:
-        with self._lock:
-            self.stats.requests += 1
-            number = self.stats.requests
-        if self.before_forward is not None:
-            self.before_forward(number, method, path)
+        # Without the arrival lock a request numbered after a token rotation could reach the node
+        # while the hook is still revoking the old token, and pass with it.
+        with self._arrival:
+            with self._lock:
+                self.stats.requests += 1
+                number = self.stats.requests
+            if self.before_forward is not None:
+                self.before_forward(number, method, path)
         with self._lock:
             f = self.faults
             if number in f.status_on_request:
